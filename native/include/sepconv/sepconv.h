@@ -1,0 +1,173 @@
+/*
+ * sepconv: the whole native ABI in one flat C header.
+ *
+ * Conventions
+ *  - fp32, NCHW, dense row-major buffers. Weights are [c_out][c_in/groups][kh][kw].
+ *  - Every function returns a status code (SEPCONV_OK == 0). On failure the text of the
+ *    error is kept per thread and read back with sepconv_last_error(). Nothing aborts and
+ *    no C++ exception crosses this boundary.
+ *  - Activations and input gradients are overwritten (=). Parameter gradients
+ *    (weights, bias, gamma, beta) accumulate (+=), so a caller zeroes them once per step.
+ *  - `exec` chooses where and how an op runs: SEPCONV_EXEC(device, algo). 0 means CPU, auto.
+ *  - `mask` on backward functions says which gradients to compute; a gradient that is not
+ *    asked for is never computed and its pointer may be NULL.
+ *  - Buffers must not alias unless a function says so. The C layer checks pointers for NULL
+ *    and shapes for consistency; it cannot know buffer lengths, so bindings check those.
+ */
+#ifndef SEPCONV_SEPCONV_H
+#define SEPCONV_SEPCONV_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__) && !defined(SEPCONV_API)
+#define SEPCONV_API __attribute__((visibility("default")))
+#elif !defined(SEPCONV_API)
+#define SEPCONV_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ---- */
+#define SEPCONV_OK 0
+#define SEPCONV_EINVAL 1        /* a bad argument; the message names it */
+#define SEPCONV_EUNSUPPORTED 2  /* valid, but not available in this build or on this device */
+#define SEPCONV_ENOMEM 3        /* scratch memory could not be allocated */
+#define SEPCONV_EINTERNAL 4     /* a bug: an unexpected failure inside the library */
+#define SEPCONV_EDEVICE 5       /* a device (CUDA) error; the message carries the driver's text */
+
+/* ---- execution selector ---- */
+#define SEPCONV_DEVICE_CPU 0
+#define SEPCONV_DEVICE_CUDA 1
+#define SEPCONV_ALGO_AUTO 0      /* the fastest kernel this library has */
+#define SEPCONV_ALGO_REFERENCE 1 /* the naive reference, accumulating in double */
+#define SEPCONV_ALGO_IM2COL 2    /* convolutions as im2col + sgemm per image and group (baseline) */
+#define SEPCONV_EXEC(device, algo) ((device) | ((algo) << 4))
+
+/* ---- activations fused into ops ---- */
+#define SEPCONV_ACT_NONE 0
+#define SEPCONV_ACT_RELU 1
+#define SEPCONV_ACT_RELU6 2
+
+/* ---- backward output masks ---- */
+#define SEPCONV_GRAD_INPUT 1  /* dx (conv, linear, batchnorm) */
+#define SEPCONV_GRAD_WEIGHT 2 /* dw (conv, linear) or dgamma (batchnorm) */
+#define SEPCONV_GRAD_BIAS 4   /* dbias (conv, linear) or dbeta (batchnorm) */
+
+/* ---- CPU instruction sets ---- */
+#define SEPCONV_ISA_GENERIC 0
+#define SEPCONV_ISA_AVX2 1
+#define SEPCONV_ISA_AVX512 2
+
+/* ---- runtime ---- */
+SEPCONV_API const char* sepconv_version(void);
+/* The message of the last failed call on this thread ("" if none). */
+SEPCONV_API const char* sepconv_last_error(void);
+/* Threads used by CPU kernels; n >= 1. Results do not depend on the thread count. */
+SEPCONV_API int sepconv_set_num_threads(int n);
+SEPCONV_API int sepconv_get_num_threads(void);
+/* The best ISA this CPU supports, and the one in use (lower it to test the fallbacks). */
+SEPCONV_API int sepconv_cpu_isa_max(void);
+SEPCONV_API int sepconv_cpu_isa(void);
+SEPCONV_API int sepconv_set_cpu_isa(int isa); /* isa in [0, sepconv_cpu_isa_max()]; -1 picks the best */
+/* Use cblas_sgemm from an already loaded (or loadable) BLAS library, e.g. "libopenblas.so.0".
+ * NULL detaches and returns to the built-in GEMM. */
+SEPCONV_API int sepconv_blas_attach(const char* library);
+SEPCONV_API int sepconv_blas_attached(void);
+/* Bytes of scratch memory the library holds right now (0 between calls). */
+SEPCONV_API int64_t sepconv_workspace_bytes(void);
+
+/* ---- convolution: depthwise, grouped, dense and pointwise (1x1) behind one entry ---- */
+typedef struct sepconv_conv2d {
+  int n, c_in, h, w; /* input */
+  int c_out, kh, kw; /* weights [c_out][c_in/groups][kh][kw] */
+  int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+  int groups; /* divides c_in and c_out; groups == c_in is depthwise */
+} sepconv_conv2d;
+
+SEPCONV_API int sepconv_conv2d_output_shape(const sepconv_conv2d* d, int* out_h, int* out_w);
+/* y[n][c_out][oh][ow] = conv(x, w) + bias; bias may be NULL. */
+SEPCONV_API int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, const float* w,
+                           const float* bias, float* y);
+/* dx = (overwrite), dw += , dbias += ; mask picks which. x is needed for dw, w for dx. */
+SEPCONV_API int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const float* x,
+                            const float* w, const float* dy, float* dx, float* dw, float* dbias);
+
+/* ---- batch normalisation over [n][c][hw], optionally fused with ReLU / ReLU6 ---- */
+/* Training: batch statistics. running_mean/var (nullable) are updated with momentum
+ * (running = (1-momentum)*running + momentum*batch; var unbiased). save_mean/save_invstd
+ * (length c) receive the batch mean and 1/sqrt(var+eps) for backward. gamma/beta may be
+ * NULL (affine=false). y = act(gamma*(x-mean)*invstd + beta). */
+SEPCONV_API int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const float* x,
+                                       const float* gamma, const float* beta, float eps,
+                                       float momentum, float* running_mean, float* running_var,
+                                       float* save_mean, float* save_invstd, int act, float* y);
+SEPCONV_API int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const float* x,
+                                        const float* gamma, const float* beta,
+                                        const float* running_mean, const float* running_var,
+                                        float eps, int act, float* y);
+/* y (the forward output) is read only when act != NONE. dx =, dgamma +=, dbeta += . */
+SEPCONV_API int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const float* x,
+                               const float* y, const float* dy, const float* gamma,
+                               const float* save_mean, const float* save_invstd, int act,
+                               float* dx, float* dgamma, float* dbeta);
+/* Fold inference BN into the preceding conv: w[c][per_channel] *= s, bias = (bias-mean)*s+beta
+ * with s = gamma/sqrt(var+eps). bias is read (the conv's bias, or zeros) and overwritten. */
+SEPCONV_API int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                           const float* beta, const float* mean, const float* var, float eps);
+
+/* ---- elementwise ---- */
+SEPCONV_API int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y);
+/* dx = dy where the forward output y is inside the active range, else 0. dx may alias dy. */
+SEPCONV_API int sepconv_activation_backward(int exec, int act, int64_t count, const float* y,
+                                const float* dy, float* dx);
+/* y = a + b (the residual add); y may alias a or b. */
+SEPCONV_API int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y);
+
+/* ---- pooling ---- */
+typedef struct sepconv_pool2d {
+  int n, c, h, w;
+  int kh, kw, stride_h, stride_w, pad_h, pad_w;
+  int count_include_pad; /* average pooling: divide by the full window (1) or valid cells (0) */
+} sepconv_pool2d;
+
+SEPCONV_API int sepconv_pool2d_output_shape(const sepconv_pool2d* p, int* out_h, int* out_w);
+SEPCONV_API int sepconv_avgpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y);
+SEPCONV_API int sepconv_avgpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy, float* dx);
+/* argmax (nullable) receives, per output, the index h*w of the chosen input cell. */
+SEPCONV_API int sepconv_maxpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y,
+                              int32_t* argmax);
+SEPCONV_API int sepconv_maxpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy,
+                               const int32_t* argmax, float* dx);
+/* [n][c][hw] -> [n][c] */
+SEPCONV_API int sepconv_global_avgpool_forward(int exec, int n, int c, int hw, const float* x, float* y);
+SEPCONV_API int sepconv_global_avgpool_backward(int exec, int n, int c, int hw, const float* dy, float* dx);
+
+/* ---- linear: y[n][out] = x[n][in] . w[out][in]^T + bias ---- */
+SEPCONV_API int sepconv_linear_forward(int exec, int n, int in_features, int out_features, const float* x,
+                           const float* w, const float* bias, float* y);
+SEPCONV_API int sepconv_linear_backward(int exec, int n, int in_features, int out_features, int mask,
+                            const float* x, const float* w, const float* dy, float* dx,
+                            float* dw, float* dbias);
+
+/* ---- softmax cross-entropy with label smoothing ---- */
+/* probs[n][classes] receives the softmax (kept for backward); loss[0] the batch mean of
+ * -sum_k q_k log p_k with q = (1-s)*onehot(label) + s/classes. */
+SEPCONV_API int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logits,
+                                 const int32_t* labels, float label_smoothing, float* probs,
+                                 float* loss);
+/* dlogits = dloss * (probs - q) / n */
+SEPCONV_API int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* probs,
+                                  const int32_t* labels, float label_smoothing, float dloss,
+                                  float* dlogits);
+
+/* ---- CUDA availability ---- */
+/* SEPCONV_OK if a CUDA device can be used; otherwise the reason is in sepconv_last_error()
+ * (built without CUDA, no driver, no device). */
+SEPCONV_API int sepconv_cuda_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

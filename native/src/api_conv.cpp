@@ -1,0 +1,131 @@
+// Entry points of the convolution families: validate, then dispatch (see conv.h).
+#include "conv.h"
+
+namespace sepconv {
+
+static ConvGeom make_geom(const sepconv_conv2d* d) {
+  SEPCONV_CHECK_ARG(d != nullptr, "desc must not be NULL");
+  ConvGeom g{};
+  g.n = d->n, g.c_in = d->c_in, g.h = d->h, g.w = d->w, g.c_out = d->c_out;
+  g.kh = d->kh, g.kw = d->kw, g.sh = d->stride_h, g.sw = d->stride_w;
+  g.ph = d->pad_h, g.pw = d->pad_w, g.dh = d->dil_h, g.dw = d->dil_w, g.groups = d->groups;
+  SEPCONV_CHECK_ARG(g.n >= 1, "n must be >= 1, got %d", g.n);
+  SEPCONV_CHECK_ARG(g.c_in >= 1, "c_in must be >= 1, got %d", g.c_in);
+  SEPCONV_CHECK_ARG(g.h >= 1, "h must be >= 1, got %d", g.h);
+  SEPCONV_CHECK_ARG(g.w >= 1, "w must be >= 1, got %d", g.w);
+  SEPCONV_CHECK_ARG(g.c_out >= 1, "c_out must be >= 1, got %d", g.c_out);
+  SEPCONV_CHECK_ARG(g.kh >= 1, "kh must be >= 1, got %d", g.kh);
+  SEPCONV_CHECK_ARG(g.kw >= 1, "kw must be >= 1, got %d", g.kw);
+  SEPCONV_CHECK_ARG(g.sh >= 1, "stride_h must be >= 1, got %d", g.sh);
+  SEPCONV_CHECK_ARG(g.sw >= 1, "stride_w must be >= 1, got %d", g.sw);
+  SEPCONV_CHECK_ARG(g.ph >= 0, "pad_h must be >= 0, got %d", g.ph);
+  SEPCONV_CHECK_ARG(g.pw >= 0, "pad_w must be >= 0, got %d", g.pw);
+  SEPCONV_CHECK_ARG(g.dh >= 1, "dil_h must be >= 1, got %d", g.dh);
+  SEPCONV_CHECK_ARG(g.dw >= 1, "dil_w must be >= 1, got %d", g.dw);
+  SEPCONV_CHECK_ARG(g.groups >= 1, "groups must be >= 1, got %d", g.groups);
+  SEPCONV_CHECK_ARG(g.c_in % g.groups == 0, "groups must divide c_in=%d, got %d", g.c_in,
+                    g.groups);
+  SEPCONV_CHECK_ARG(g.c_out % g.groups == 0, "groups must divide c_out=%d, got %d", g.c_out,
+                    g.groups);
+  const int64_t big = 1 << 20;
+  SEPCONV_CHECK_ARG(g.kh < big && g.kw < big && g.ph < big && g.pw < big && g.dh < big &&
+                        g.dw < big && g.h < big && g.w < big,
+                    "kernel, padding, dilation and spatial sizes must be < %lld",
+                    (long long)big);
+  int64_t ekh = (int64_t)(g.kh - 1) * g.dh + 1, ekw = (int64_t)(g.kw - 1) * g.dw + 1;
+  int64_t oh = ((int64_t)g.h + 2 * g.ph - ekh) / g.sh + 1;
+  int64_t ow = ((int64_t)g.w + 2 * g.pw - ekw) / g.sw + 1;
+  SEPCONV_CHECK_ARG((int64_t)g.h + 2 * g.ph >= ekh,
+                    "kh: dilated kernel height %lld must be <= h + 2*pad_h = %lld",
+                    (long long)ekh, (long long)g.h + 2 * g.ph);
+  SEPCONV_CHECK_ARG((int64_t)g.w + 2 * g.pw >= ekw,
+                    "kw: dilated kernel width %lld must be <= w + 2*pad_w = %lld",
+                    (long long)ekw, (long long)g.w + 2 * g.pw);
+  g.oh = (int)oh, g.ow = (int)ow;
+  g.cin_g = g.c_in / g.groups, g.cout_g = g.c_out / g.groups;
+  const int64_t limit = (int64_t)1 << 31;
+  SEPCONV_CHECK_ARG((int64_t)g.n * g.c_in * g.h * g.w < limit &&
+                        (int64_t)g.n * g.c_out * oh * ow < limit &&
+                        (int64_t)g.c_out * g.cin_g * g.kh * g.kw < limit &&
+                        (int64_t)g.cin_g * g.kh * g.kw * oh * ow < limit,
+                    "tensors must have fewer than 2^31 elements");
+  return g;
+}
+
+static bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in && g.cin_g == 1; }
+
+}  // namespace sepconv
+
+using namespace sepconv;
+
+extern "C" {
+
+int sepconv_conv2d_output_shape(const sepconv_conv2d* d, int* out_h, int* out_w) {
+  return guarded([&] {
+    SEPCONV_CHECK_ARG(out_h && out_w, "out_h and out_w must not be NULL");
+    ConvGeom g = make_geom(d);
+    *out_h = g.oh;
+    *out_w = g.ow;
+  });
+}
+
+int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, const float* w,
+                           const float* bias, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "conv2d_forward");
+    ConvGeom g = make_geom(d);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(w, "w must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (e.algo == SEPCONV_ALGO_REFERENCE) ref_conv2d_forward(g, x, w, bias, y);
+    else if (e.algo == SEPCONV_ALGO_IM2COL) im2col_conv_forward(g, x, w, bias, y);
+    else if (is_depthwise(g)) SEPCONV_ISA_CALL(depthwise_forward, g, x, w, bias, y);
+    else gemm_conv_forward(g, x, w, bias, y);
+  });
+}
+
+int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const float* x,
+                            const float* w, const float* dy, float* dx, float* dw,
+                            float* dbias) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "conv2d_backward");
+    ConvGeom g = make_geom(d);
+    SEPCONV_CHECK_ARG((mask & ~7) == 0, "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d", mask);
+    SEPCONV_CHECK_ARG(dy || mask == 0, "dy must not be NULL");
+    if (mask & SEPCONV_GRAD_INPUT) {
+      SEPCONV_CHECK_ARG(w, "w must not be NULL when GRAD_INPUT is asked");
+      SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
+    }
+    if (mask & SEPCONV_GRAD_WEIGHT) {
+      SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_WEIGHT is asked");
+      SEPCONV_CHECK_ARG(dw, "dw must not be NULL when GRAD_WEIGHT is asked");
+    }
+    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbias, "dbias must not be NULL when GRAD_BIAS is asked");
+    if (mask == 0) return;
+    if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_conv2d_backward(g, mask, x, w, dy, dx, dw, dbias);
+    if (e.algo == SEPCONV_ALGO_IM2COL) return im2col_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
+    if (!is_depthwise(g)) return gemm_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
+    if (mask & SEPCONV_GRAD_INPUT) SEPCONV_ISA_CALL(depthwise_backward_data, g, w, dy, dx);
+    if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_ISA_CALL(depthwise_backward_weight, g, x, dy, dw);
+    if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+  });
+}
+
+}  // extern "C"
+
+namespace sepconv {
+void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
+  parallel_for(c, [&](int64_t c0, int64_t c1) {
+    for (int64_t ch = c0; ch < c1; ch++) {
+      double s = 0;
+      for (int i = 0; i < n; i++) {
+        const float* p = dy + ((int64_t)i * c + ch) * plane;
+        float part = 0;  // float lanes within a plane, double across planes
+        for (int64_t j = 0; j < plane; j++) part += p[j];
+        s += part;
+      }
+      dbias[ch] += (float)s;
+    }
+  });
+}
+}  // namespace sepconv

@@ -1,0 +1,92 @@
+// Internal runtime shared by every kernel family: errors, geometry, threads, ISA dispatch,
+// scratch memory and GEMM. Nothing here crosses the C ABI.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <string>
+
+#include "sepconv/sepconv.h"
+
+namespace sepconv {
+
+// ---- errors: entry points catch these and turn them into a status + message ----
+struct Error {
+  int status;
+  std::string message;
+};
+[[noreturn]] void fail(int status, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+#define SEPCONV_CHECK_ARG(cond, ...)                          \
+  do {                                                        \
+    if (!(cond)) ::sepconv::fail(SEPCONV_EINVAL, __VA_ARGS__); \
+  } while (0)
+
+// ---- convolution geometry, validated once in the entry point ----
+struct ConvGeom {
+  int n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+  int oh, ow;
+  int cin_g, cout_g;  // channels per group
+  int64_t in_plane() const { return (int64_t)h * w; }
+  int64_t out_plane() const { return (int64_t)oh * ow; }
+  int64_t weights_per_out() const { return (int64_t)cin_g * kh * kw; }
+};
+
+// ---- threads: one persistent pool; f(begin, end) over [0, count) in contiguous chunks.
+// A call made while the pool is busy (another caller, or a nested call) runs inline, so
+// kernels must give results that do not depend on how the range is split.
+void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& f);
+int num_threads();
+
+// ---- ISA dispatch: kernel files in kernels/ are compiled once per ISA into the
+// namespaces isa_generic, isa_avx2 and isa_avx512.
+int active_isa();
+#define SEPCONV_ISA_CALL(fn, ...)                                                      \
+  (::sepconv::active_isa() == SEPCONV_ISA_AVX512 ? ::sepconv::isa_avx512::fn(__VA_ARGS__) \
+   : ::sepconv::active_isa() == SEPCONV_ISA_AVX2 ? ::sepconv::isa_avx2::fn(__VA_ARGS__)   \
+                                                 : ::sepconv::isa_generic::fn(__VA_ARGS__))
+// Declares the same kernel list in all three namespaces: LIST(ns) must expand to
+// `namespace ns { ...declarations... }`.
+#define SEPCONV_DECLARE_FOR_EACH_ISA(LIST) LIST(isa_generic) LIST(isa_avx2) LIST(isa_avx512)
+
+// ---- scratch memory: 64-byte aligned, counted, freed when the Workspace goes out of scope.
+class Workspace {
+ public:
+  explicit Workspace(size_t floats);
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  float* data() const { return ptr_; }
+
+ private:
+  float* ptr_;
+  size_t bytes_;
+};
+int64_t workspace_bytes();
+
+// ---- GEMM, row-major: C = alpha * op(A) op(B) + beta * C, op(A) is m x k, op(B) k x n.
+// gemm() may use the attached BLAS and all threads; call it from the entry point's thread.
+// gemm_serial() is the built-in kernel on the calling thread only, safe inside parallel_for.
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+          int lda, const float* b, int ldb, float beta, float* c, int ldc);
+void gemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc);
+bool blas_attached();
+
+}  // namespace sepconv
+
+namespace sepconv {
+// Runs f, turning Error / bad_alloc / anything else into a status code and the thread's
+// last-error text. Every C entry point is `return guarded([&] { ... });`.
+int guarded(const std::function<void()>& f);
+}  // namespace sepconv
+
+namespace sepconv {
+// The decoded `exec` argument. parse_exec validates it; ops without a kernel for the
+// requested device fail with SEPCONV_EUNSUPPORTED naming `op`.
+struct Exec {
+  int device;
+  int algo;
+};
+Exec parse_exec(int exec, const char* op);
+}  // namespace sepconv

@@ -1,0 +1,38 @@
+// Convolution families behind sepconv_conv2d_forward/backward. The entry point validates the
+// descriptor into a ConvGeom and picks one family:
+//   depthwise (kernels/depthwise.cpp, per ISA)  when groups == c_in and c_in/groups == 1
+//   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
+//   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
+//   reference (reference/conv_ref.cpp)          naive, double accumulation (ALGO_REFERENCE)
+// Contract for every family: y and dx are overwritten; dw and dbias accumulate (+=).
+#pragma once
+#include "common.h"
+
+#define SEPCONV_DEPTHWISE_KERNELS(ns)                                                        \
+  namespace sepconv {                                                                        \
+  namespace ns {                                                                             \
+  void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
+                         float* y);                                                          \
+  void depthwise_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
+  void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
+                                 float* dw);                                                 \
+  }                                                                                          \
+  }
+SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
+
+namespace sepconv {
+void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                       float* y);
+void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias);
+void im2col_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                         float* y);
+void im2col_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                          const float* dy, float* dx, float* dw, float* dbias);
+void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                        float* y);
+void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                         const float* dy, float* dx, float* dw, float* dbias);
+// dbias[c] += sum over n and the plane of dy[n][c][plane]; parallel over channels.
+void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias);
+}  // namespace sepconv
