@@ -1,0 +1,2 @@
+package org.sepconv.bench;
+public final class CpuReport { public static void main(String[] a) {} }
