@@ -51,6 +51,12 @@ public final class NativeLib {
     }
   }
 
+  /** The BLAS library attached at load time (a path or soname), or null. */
+  public static String blasLibrary() {
+    ensureLoaded();
+    return blasProblem == null ? blasLibrary : null;
+  }
+
   /** Why no BLAS is attached, or null if none was asked for or it attached fine. */
   public static String blasProblem() {
     ensureLoaded();

@@ -6,27 +6,39 @@ import org.sepconv.nativeapi.SepconvNative;
 import org.sepconv.nativeapi.SepconvNative.Conv2dDesc;
 
 /**
- * The geometry of a 2-D convolution over NCHW fp32 data, validated on construction. Weights
+ * The geometry of a 2-D convolution over NCHW fp32 data. Weights
  * are laid out [cOut][cIn/groups][kh][kw]; groups == cIn is depthwise, kh == kw == 1 is
  * pointwise. Build with {@link #of} and the {@code with*} methods:
  *
  * <pre>{@code Conv2dSpec s = Conv2dSpec.of(64, 96, 32, 32, 96, 3).withPad(1).withGroups(96);}</pre>
+ *
+ * A spec is validated by the native library when it is first used (or by {@link #validate()}),
+ * so that a chain of {@code with*} calls may pass through incomplete states.
  */
 public final class Conv2dSpec {
   public final int n, cIn, h, w, cOut, kh, kw, strideH, strideW, padH, padW, dilH, dilW, groups;
-  public final int outH, outW;
+  private int outH = -1, outW = -1;
 
   private Conv2dSpec(int[] v) {
     n = v[0]; cIn = v[1]; h = v[2]; w = v[3]; cOut = v[4]; kh = v[5]; kw = v[6];
     strideH = v[7]; strideW = v[8]; padH = v[9]; padW = v[10]; dilH = v[11]; dilW = v[12];
     groups = v[13];
-    NativeLib.ensureLoaded();
-    try (Conv2dDesc d = toNative(); IntPointer oh = new IntPointer(1); IntPointer ow = new IntPointer(1)) {
-      NativeLib.check(SepconvNative.sepconv_conv2d_output_shape(d, oh, ow));
-      outH = oh.get();
-      outW = ow.get();
-    }
   }
+
+  /** Checks the geometry; throws IllegalArgumentException naming the bad argument. */
+  public Conv2dSpec validate() {
+    if (outH >= 0) return this;
+    NativeLib.ensureLoaded();
+    try (Conv2dDesc d = rawDesc(); IntPointer oh = new IntPointer(1); IntPointer ow = new IntPointer(1)) {
+      NativeLib.check(SepconvNative.sepconv_conv2d_output_shape(d, oh, ow));
+      outW = ow.get();
+      outH = oh.get();
+    }
+    return this;
+  }
+
+  public int outH() { return validate().outH; }
+  public int outW() { return validate().outW; }
 
   /** A square kernel, stride 1, no padding, dilation 1, one group. */
   public static Conv2dSpec of(int n, int cIn, int h, int w, int cOut, int k) {
@@ -58,15 +70,20 @@ public final class Conv2dSpec {
     return groups == cIn;
   }
 
-  public long inputSize() { return (long) n * cIn * h * w; }
-  public long weightSize() { return (long) cOut * (cIn / groups) * kh * kw; }
-  public long outputSize() { return (long) n * cOut * outH * outW; }
+  public long inputSize() { validate(); return (long) n * cIn * h * w; }
+  public long weightSize() { validate(); return (long) cOut * (cIn / groups) * kh * kw; }
+  public long outputSize() { return (long) n * cOut * outH() * outW(); }
 
   /** Multiply-accumulates of the forward pass. */
-  public long macs() { return (long) n * cOut * outH * outW * (cIn / groups) * kh * kw; }
+  public long macs() { return (long) n * cOut * outH() * outW() * (cIn / groups) * kh * kw; }
 
-  /** A native descriptor; the caller closes it. */
+  /** A native descriptor of the validated spec; the caller closes it. */
   public Conv2dDesc toNative() {
+    validate();
+    return rawDesc();
+  }
+
+  private Conv2dDesc rawDesc() {
     Conv2dDesc d = new Conv2dDesc();
     d.n(n).c_in(cIn).h(h).w(w).c_out(cOut).kh(kh).kw(kw).stride_h(strideH).stride_w(strideW)
         .pad_h(padH).pad_w(padW).dil_h(dilH).dil_w(dilW).groups(groups);

@@ -9,7 +9,7 @@ import org.sepconv.nativeapi.SepconvNative.Pool2dDesc;
 public final class Pool2dSpec {
   public final int n, c, h, w, kh, kw, strideH, strideW, padH, padW;
   public final boolean countIncludePad;
-  public final int outH, outW;
+  private final int outH, outW;
 
   public Pool2dSpec(int n, int c, int h, int w, int k, int stride, int pad, boolean countIncludePad) {
     this(n, c, h, w, k, k, stride, stride, pad, pad, countIncludePad);
@@ -27,6 +27,9 @@ public final class Pool2dSpec {
       outW = ow.get();
     }
   }
+
+  public int outH() { return outH; }
+  public int outW() { return outW; }
 
   public long inputSize() { return (long) n * c * h * w; }
   public long outputSize() { return (long) n * c * outH * outW; }

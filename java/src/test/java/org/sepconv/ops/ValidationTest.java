@@ -1,0 +1,129 @@
+package org.sepconv.ops;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.sepconv.TestSupport.*;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** Bad arguments give an IllegalArgumentException naming the argument, and never a crash. */
+class ValidationTest {
+  static void assertRejects(String argument, Executable call) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+    assertTrue(e.getMessage().contains(argument), "message '" + e.getMessage() + "' should name " + argument);
+  }
+
+  @Test
+  void badConvGeometryIsRejectedWithTheArgumentsName() {
+    assertRejects("n", () -> Conv2dSpec.of(-1, 3, 8, 8, 3, 3).validate());
+    assertRejects("c_in", () -> Conv2dSpec.of(1, 0, 8, 8, 3, 3).validate());
+    assertRejects("h", () -> Conv2dSpec.of(1, 3, -8, 8, 3, 3).validate());
+    assertRejects("c_out", () -> Conv2dSpec.of(1, 3, 8, 8, -3, 3).validate());
+    assertRejects("kh", () -> Conv2dSpec.of(1, 3, 8, 8, 3, 0).validate());
+    assertRejects("stride_h", () -> Conv2dSpec.of(1, 3, 8, 8, 3, 3).withStride(0).validate());
+    assertRejects("stride_w", () -> Conv2dSpec.of(1, 3, 8, 8, 3, 3).withStride(1, 0).validate());
+    assertRejects("pad_h", () -> Conv2dSpec.of(1, 3, 8, 8, 3, 3).withPad(-1).validate());
+    assertRejects("dil_w", () -> Conv2dSpec.of(1, 3, 8, 8, 3, 3).withDilation(1, 0).validate());
+    assertRejects("groups", () -> Conv2dSpec.of(1, 6, 8, 8, 6, 3).withGroups(4).validate());
+    assertRejects("groups", () -> Conv2dSpec.of(1, 6, 8, 8, 9, 3).withGroups(6).validate());
+    assertRejects("groups", () -> Conv2dSpec.of(1, 6, 8, 8, 6, 3).withGroups(0).validate());
+    assertRejects("kh", () -> Conv2dSpec.of(1, 3, 4, 4, 3, 7).validate()); // kernel larger than the padded input
+    assertRejects("2^31", () -> Conv2dSpec.of(65536, 1024, 64, 64, 16, 1).validate());
+  }
+
+  @Test
+  void badBuffersAreRejectedWithTheArgumentsName() {
+    Conv2dSpec s = Conv2dSpec.of(2, 4, 8, 8, 4, 3).withPad(1).withGroups(4);
+    FloatBuffer x = floats(s.inputSize()), w = floats(s.weightSize()), y = floats(s.outputSize());
+    assertRejects("x", () -> Ops.conv2dForward(Exec.CPU, s, null, w, null, y));
+    assertRejects("w", () -> Ops.conv2dForward(Exec.CPU, s, x, floats(s.weightSize() - 1), null, y));
+    assertRejects("y", () -> Ops.conv2dForward(Exec.CPU, s, x, w, null, floats(s.outputSize() - 1)));
+    assertRejects("bias", () -> Ops.conv2dForward(Exec.CPU, s, x, w, floats(3), y));
+    assertRejects("x", () -> Ops.conv2dForward(Exec.CPU, s, FloatBuffer.allocate((int) s.inputSize()), w, null, y));
+    FloatBuffer bigEndian = ByteBuffer.allocateDirect((int) s.inputSize() * 4)
+        .order(ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN).asFloatBuffer();
+    assertRejects("x", () -> Ops.conv2dForward(Exec.CPU, s, bigEndian, w, null, y));
+    assertRejects("y", () -> Ops.conv2dForward(Exec.CPU, s, x, w, null, y.asReadOnlyBuffer()));
+    // a buffer's position counts: what remains must be enough
+    assertRejects("x", () -> Ops.conv2dForward(Exec.CPU, s, x.duplicate().position(1), w, null, y));
+    assertRejects("dx", () -> Ops.conv2dBackward(Exec.CPU, s, Grad.INPUT, x, w, y, null, null, null));
+    assertRejects("mask", () -> Ops.conv2dBackward(Exec.CPU, s, 8, x, w, y, x, w, null));
+    assertRejects("exec", () -> Ops.conv2dForward(null, s, x, w, null, y));
+
+    assertRejects("c", () -> Ops.batchNormForwardInference(Exec.CPU, 1, -3, 4, x, null, null, x, x, 1e-5f, Activation.NONE, y));
+    assertRejects("eps", () -> Ops.batchNormForwardInference(Exec.CPU, 1, 3, 4, x, null, null, x, x, -1f, Activation.NONE, y));
+    assertRejects("momentum", () -> Ops.batchNormForwardTraining(Exec.CPU, 1, 3, 4, x, null, null, 1e-5f, 2f, null, null, floats(3), floats(3), Activation.NONE, y));
+    assertRejects("count", () -> Ops.activationForward(Exec.CPU, Activation.RELU, 0, x, y));
+    assertRejects("act", () -> Ops.activationForward(Exec.CPU, null, 4, x, y));
+    assertRejects("b", () -> Ops.add(Exec.CPU, 10, x, floats(9), y));
+    assertRejects("inFeatures", () -> Ops.linearForward(Exec.CPU, 2, 0, 3, x, w, null, y));
+    assertRejects("pad", () -> new Pool2dSpec(1, 1, 8, 8, 2, 2, 3, true));
+    assertRejects("stride", () -> new Pool2dSpec(1, 1, 8, 8, 2, 0, 0, true));
+
+    IntBuffer labels = ints(2);
+    labels.put(0, 1).put(1, 10);
+    assertRejects("labels", () -> Ops.softmaxCrossEntropyForward(Exec.CPU, 2, 10, floats(20), labels, 0f, floats(20)));
+    labels.put(1, -1);
+    assertRejects("labels", () -> Ops.softmaxCrossEntropyBackward(Exec.CPU, 2, 10, floats(20), labels, 0f, 1f, floats(20)));
+
+    Pool2dSpec p = new Pool2dSpec(1, 2, 6, 6, 2, 2, 0, true);
+    IntBuffer arg = ints(p.outputSize());
+    arg.put(3, 36); // one past the plane
+    assertRejects("argmax", () -> Ops.maxPool2dBackward(Exec.CPU, p, floats(p.outputSize()), arg, floats(p.inputSize())));
+  }
+
+  @Test
+  void cudaWithoutAKernelSaysSo() {
+    Conv2dSpec s = Conv2dSpec.of(1, 2, 4, 4, 2, 3).withPad(1);
+    Exec cuda = new Exec(org.sepconv.tensor.Device.CUDA, Exec.Algo.AUTO);
+    UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+        () -> Ops.conv2dForward(cuda, s, floats(32), floats(36), null, floats(32)));
+    assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+  }
+
+  /** Hundreds of random malformed calls: each either runs (when it happens to be valid) or throws IAE. */
+  @Test
+  void randomMalformedCallsNeverCrash() {
+    Random rng = new Random(99);
+    int rejected = 0, ran = 0;
+    for (int iter = 0; iter < 600; iter++) {
+      int[] v = new int[14];
+      for (int i = 0; i < v.length; i++) v[i] = rng.nextInt(12) - 3;
+      v[0] = Math.abs(v[0]) % 3; // keep the batch small when valid
+      int op = rng.nextInt(4);
+      try {
+        Conv2dSpec s = Conv2dSpec.of(v[0], v[1], v[2] + 3, v[3] + 3, v[4], v[5])
+            .withStride(v[6], v[7]).withPad(v[8], v[9]).withDilation(v[10], v[11]).withGroups(v[12]);
+        // sometimes hand over buffers that are too small
+        long slack = rng.nextInt(4) == 0 ? -1 - rng.nextInt(3) : 0;
+        FloatBuffer x = floats(Math.max(1, s.inputSize() + slack)), w = floats(Math.max(1, s.weightSize() + slack));
+        FloatBuffer y = floats(Math.max(1, s.outputSize() + slack));
+        FloatBuffer b = rng.nextBoolean() ? floats(Math.max(1, s.cOut + slack)) : null;
+        if (op == 0) Ops.conv2dForward(Exec.CPU, s, x, w, b, y);
+        else Ops.conv2dBackward(Exec.CPU, s, rng.nextInt(10) - 1, x, w, y, floats(Math.max(1, s.inputSize() + slack)),
+            floats(Math.max(1, s.weightSize() + slack)), b);
+        ran++;
+      } catch (IllegalArgumentException expected) {
+        assertFalse(expected.getMessage() == null || expected.getMessage().isEmpty());
+        rejected++;
+      }
+      try {
+        int n = rng.nextInt(6) - 2, c = rng.nextInt(6) - 2, hw = rng.nextInt(6) - 2;
+        long need = (long) Math.max(n, 1) * Math.max(c, 1) * Math.max(hw, 1) + (rng.nextBoolean() ? -1 : 0);
+        FloatBuffer a = floats(Math.max(1, need)), cc = floats(Math.max(c, 1));
+        Ops.batchNormForwardTraining(Exec.CPU, n, c, hw, a, rng.nextBoolean() ? cc : null, null,
+            rng.nextFloat() - 0.2f, rng.nextFloat() * 1.4f - 0.2f, null, null, cc, floats(Math.max(c, 1)),
+            Activation.values()[rng.nextInt(3)], floats(Math.max(1, need)));
+        ran++;
+      } catch (IllegalArgumentException expected) {
+        rejected++;
+      }
+    }
+    assertTrue(rejected > 300 && ran > 20, "the fuzzer should hit both outcomes: rejected " + rejected + ", ran " + ran);
+  }
+}
