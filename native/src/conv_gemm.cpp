@@ -1,0 +1,462 @@
+// GEMM-based convolutions: the fast path for dense, grouped and pointwise convolutions, and the
+// Caffe-style im2col + sgemm baseline (ALGO_IM2COL). See conv.h for the family contract.
+//
+// Per group the convolution is the GEMM  Y_g[cout_g][cols] = W_g[cout_g][K] . X_g[K][cols]
+// with K = cin_g*kh*kw and one column per output position. The fast path lays several
+// images side by side in the column dimension when planes are small (so the GEMM is wide),
+// skips im2col for 1x1 / stride 1 / pad 0, and splits one image's columns into pieces when
+// its patch matrix would not fit the scratch budget.
+//
+// Two ways of running the same work units (image chunk x group):
+//  - entry mode: units one after another on the entry thread; im2col, scatter and col2im
+//    are parallel loops and the GEMM is sepconv::gemm (the attached BLAS, or the built-in
+//    kernel split over column blocks).
+//  - task mode: units in parallel_for, each on one thread with gemm_serial and its own
+//    scratch. Used for many groups (always) and, with no BLAS attached, whenever there are
+//    enough units to keep every thread busy.
+// The forward and backward-data sums (over K and over cout_g) do not depend on how the work is
+// split, so both modes give the same bits with the built-in GEMM. Backward-weight sums over
+// the batch in a fixed order whose chunking depends only on the shapes (and on whether a BLAS
+// is attached), never on the thread count.
+#include <algorithm>
+#include <cstring>
+
+#include "conv.h"
+
+namespace sepconv {
+namespace {
+
+constexpr int64_t kEntryBudget = (int64_t)8 << 20;  // scratch floats in entry mode (32 MiB)
+constexpr int64_t kTaskBudget = (int64_t)1 << 20;   // scratch floats per task (4 MiB)
+constexpr int64_t kEntryCols = 4096;  // target GEMM width in entry mode (BLAS threads need it)
+constexpr int64_t kTaskCols = 512;    // target GEMM width of a single-threaded task
+constexpr int kManyGroups = 4;        // from this many groups, groups run as parallel tasks
+
+void for_range(bool par, int64_t count, const std::function<void(int64_t, int64_t)>& f) {
+  if (count <= 0) return;
+  if (par) parallel_for(count, f);
+  else f(0, count);
+}
+
+void mm(bool par, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+        const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (par) gemm(ta, tb, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  else gemm_serial(ta, tb, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+// ---------------------------------------------------------------- im2col / col2im
+// Row r = (ic, ky, kx) of one image's patch matrix, output positions [q0, q1). xg points at
+// the image's first channel of the group. Padding reads as zero.
+struct RowGeom {
+  int64_t ky_off, kx_off;  // iy = oy*sh + ky_off, ix = ox*sw + kx_off
+  int lo, hi;              // output columns ox whose input column is inside [0, w)
+};
+
+inline RowGeom row_geom(const ConvGeom& g, int64_t r) {
+  RowGeom rg;
+  const int kx = (int)(r % g.kw), ky = (int)((r / g.kw) % g.kh);
+  rg.ky_off = (int64_t)ky * g.dh - g.ph;
+  rg.kx_off = (int64_t)kx * g.dw - g.pw;
+  int64_t lo = rg.kx_off >= 0 ? 0 : (-rg.kx_off + g.sw - 1) / g.sw;
+  int64_t last = (int64_t)g.w - 1 - rg.kx_off;
+  int64_t hi = last < 0 ? 0 : last / g.sw + 1;
+  lo = std::min<int64_t>(lo, g.ow);
+  hi = std::max(lo, std::min<int64_t>(hi, g.ow));
+  rg.lo = (int)lo, rg.hi = (int)hi;
+  return rg;
+}
+
+void im2col_row(const ConvGeom& g, const float* xg, int64_t r, int64_t q0, int64_t q1,
+                float* dst) {
+  RowGeom rg = row_geom(g, r);
+  const float* plane = xg + (r / ((int64_t)g.kh * g.kw)) * g.in_plane();
+  for (int64_t q = q0; q < q1;) {
+    int oy = (int)(q / g.ow), ox0 = (int)(q % g.ow);
+    int ox1 = (int)std::min<int64_t>(g.ow, ox0 + (q1 - q));
+    float* d = dst + (q - q0) - ox0;  // d[ox]
+    int64_t iy = (int64_t)oy * g.sh + rg.ky_off;
+    if (iy < 0 || iy >= g.h) {
+      for (int ox = ox0; ox < ox1; ox++) d[ox] = 0.0f;
+    } else {
+      const float* row = plane + iy * g.w;
+      int a = std::min(std::max(rg.lo, ox0), ox1), b = std::min(std::max(rg.hi, a), ox1);
+      for (int ox = ox0; ox < a; ox++) d[ox] = 0.0f;
+      if (g.sw == 1) {
+        if (b > a) std::memcpy(d + a, row + (a + rg.kx_off), sizeof(float) * (b - a));
+      } else {
+        for (int ox = a; ox < b; ox++) d[ox] = row[(int64_t)ox * g.sw + rg.kx_off];
+      }
+      for (int ox = b; ox < ox1; ox++) d[ox] = 0.0f;
+    }
+    q += ox1 - ox0;
+  }
+}
+
+// The adjoint of im2col_row: dxg[...] += src for the cells row r reads.
+void col2im_row(const ConvGeom& g, float* dxg, int64_t r, int64_t q0, int64_t q1,
+                const float* src) {
+  RowGeom rg = row_geom(g, r);
+  float* plane = dxg + (r / ((int64_t)g.kh * g.kw)) * g.in_plane();
+  for (int64_t q = q0; q < q1;) {
+    int oy = (int)(q / g.ow), ox0 = (int)(q % g.ow);
+    int ox1 = (int)std::min<int64_t>(g.ow, ox0 + (q1 - q));
+    const float* s = src + (q - q0) - ox0;
+    int64_t iy = (int64_t)oy * g.sh + rg.ky_off;
+    if (iy >= 0 && iy < g.h) {
+      float* row = plane + iy * g.w;
+      int a = std::min(std::max(rg.lo, ox0), ox1), b = std::min(std::max(rg.hi, a), ox1);
+      if (g.sw == 1) {
+        for (int ox = a; ox < b; ox++) row[ox + rg.kx_off] += s[ox];
+      } else {
+        for (int ox = a; ox < b; ox++) row[(int64_t)ox * g.sw + rg.kx_off] += s[ox];
+      }
+    }
+    q += ox1 - ox0;
+  }
+}
+
+// ---------------------------------------------------------------- planning
+struct Plan {
+  int64_t K, P;     // GEMM depth per group, output plane
+  bool direct;      // 1x1, stride 1, no padding: X_g is the patch matrix
+  int nb;           // images per chunk
+  int64_t nchunks;  // ceil(n / nb)
+  int64_t cw;       // most columns per GEMM (a chunk of nb > 1 images is never split)
+  size_t scratch;   // floats per unit of work
+};
+
+Plan make_plan(const ConvGeom& g, bool entry) {
+  Plan p;
+  p.K = g.weights_per_out();
+  p.P = g.out_plane();
+  p.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  int64_t budget = entry ? kEntryBudget : kTaskBudget;
+  int64_t target = entry ? kEntryCols : kTaskCols;
+  int64_t per_col = p.K + g.cout_g;
+  int64_t cw_max = std::max<int64_t>(64, budget / per_col);
+  int64_t want = std::min(target, cw_max);
+  if (p.P >= want) {
+    p.nb = 1;
+    int64_t pieces = (p.P + cw_max - 1) / cw_max;
+    p.cw = (p.P + pieces - 1) / pieces;
+  } else {
+    p.nb = (int)std::max<int64_t>(1, std::min<int64_t>(g.n, want / p.P));
+    p.cw = p.nb * p.P;
+  }
+  p.nchunks = (g.n + p.nb - 1) / p.nb;
+  p.scratch = (size_t)(per_col * p.cw);
+  return p;
+}
+
+inline const float* x_at(const ConvGeom& g, const float* x, int64_t img, int gi) {
+  return x + ((int64_t)img * g.c_in + (int64_t)gi * g.cin_g) * g.in_plane();
+}
+inline float* dx_at(const ConvGeom& g, float* dx, int64_t img, int gi) {
+  return dx + ((int64_t)img * g.c_in + (int64_t)gi * g.cin_g) * g.in_plane();
+}
+inline int64_t y_off(const ConvGeom& g, int64_t img, int gi) {
+  return ((int64_t)img * g.c_out + (int64_t)gi * g.cout_g) * g.out_plane();
+}
+
+// Patch matrix of images [n0, n0+nimg) (whole planes), or of columns [c0, c1) of image n0
+// (nimg == 1), into cols[K][cw].
+void build_cols(const ConvGeom& g, const Plan& pl, bool par, const float* x, int64_t n0,
+                int nimg, int gi, int64_t c0, int64_t c1, float* cols) {
+  const int64_t cw = c1 - c0;
+  for_range(par, pl.K, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int i = 0; i < nimg; i++)
+        im2col_row(g, x_at(g, x, n0 + i, gi), r, nimg == 1 ? c0 : 0, nimg == 1 ? c1 : pl.P,
+                   cols + r * cw + (int64_t)i * pl.P);
+  });
+}
+
+// dY_g of images [n0, n0+nimg) laid side by side: dyb[cout_g][nimg*P].
+void gather_dy(const ConvGeom& g, const Plan& pl, bool par, const float* dy, int64_t n0,
+               int nimg, int gi, float* dyb) {
+  const int64_t cw = (int64_t)nimg * pl.P;
+  for_range(par, g.cout_g, [&](int64_t o0, int64_t o1) {
+    for (int64_t oc = o0; oc < o1; oc++)
+      for (int i = 0; i < nimg; i++)
+        std::memcpy(dyb + oc * cw + (int64_t)i * pl.P, dy + y_off(g, n0 + i, gi) + oc * pl.P,
+                    sizeof(float) * pl.P);
+  });
+}
+
+// ---------------------------------------------------------------- units of work
+void forward_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t n0, int nimg, int gi,
+                  const float* x, const float* w, const float* bias, float* y, float* scratch) {
+  const float* wg = w + (int64_t)gi * g.cout_g * pl.K;
+  const float* bg = bias ? bias + (int64_t)gi * g.cout_g : nullptr;
+  const int64_t total = (int64_t)nimg * pl.P;
+  for (int64_t c0 = 0; c0 < total; c0 += pl.cw) {
+    const int64_t c1 = std::min(total, c0 + pl.cw), cw = c1 - c0;
+    const float* b;
+    int64_t ldb;
+    float* cols = scratch;
+    float* out = scratch + pl.K * cw;
+    if (pl.direct && nimg == 1) {
+      b = x_at(g, x, n0, gi) + c0, ldb = pl.P;
+    } else {
+      build_cols(g, pl, par, x, n0, nimg, gi, c0, c1, cols);
+      b = cols, ldb = cw;
+    }
+    if (nimg == 1) {
+      float* c = y + y_off(g, n0, gi) + c0;
+      mm(par, false, false, g.cout_g, cw, pl.K, wg, pl.K, b, ldb, 0.0f, c, pl.P);
+      if (bg)
+        for_range(par, g.cout_g, [&](int64_t o0, int64_t o1) {
+          for (int64_t oc = o0; oc < o1; oc++) {
+            float* row = c + oc * pl.P;
+            const float bv = bg[oc];
+            for (int64_t j = 0; j < cw; j++) row[j] += bv;
+          }
+        });
+    } else {
+      mm(par, false, false, g.cout_g, cw, pl.K, wg, pl.K, b, ldb, 0.0f, out, cw);
+      for_range(par, g.cout_g, [&](int64_t o0, int64_t o1) {
+        for (int64_t oc = o0; oc < o1; oc++) {
+          const float bv = bg ? bg[oc] : 0.0f;
+          for (int i = 0; i < nimg; i++) {
+            const float* s = out + oc * cw + (int64_t)i * pl.P;
+            float* d = y + y_off(g, n0 + i, gi) + oc * pl.P;
+            for (int64_t j = 0; j < pl.P; j++) d[j] = s[j] + bv;
+          }
+        }
+      });
+    }
+  }
+}
+
+void backward_data_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t n0, int nimg,
+                        int gi, const float* w, const float* dy, float* dx, float* scratch) {
+  const float* wg = w + (int64_t)gi * g.cout_g * pl.K;
+  const int64_t total = (int64_t)nimg * pl.P;
+  const bool write_direct = pl.direct && nimg == 1;
+  if (!write_direct)
+    for_range(par, (int64_t)nimg * g.cin_g, [&](int64_t a, int64_t b) {
+      for (int64_t t = a; t < b; t++)
+        std::memset(dx_at(g, dx, n0 + t / g.cin_g, gi) +
+                        (t % g.cin_g) * g.in_plane(),
+                    0, sizeof(float) * g.in_plane());
+    });
+  for (int64_t c0 = 0; c0 < total; c0 += pl.cw) {
+    const int64_t c1 = std::min(total, c0 + pl.cw), cw = c1 - c0;
+    float* dcols = scratch;
+    float* dyb = scratch + pl.K * cw;
+    const float* b;
+    int64_t ldb;
+    if (nimg == 1) {
+      b = dy + y_off(g, n0, gi) + c0, ldb = pl.P;
+    } else {
+      gather_dy(g, pl, par, dy, n0, nimg, gi, dyb);
+      b = dyb, ldb = cw;
+    }
+    if (write_direct) {
+      float* c = dx_at(g, dx, n0, gi) + c0;
+      mm(par, true, false, pl.K, cw, g.cout_g, wg, pl.K, b, ldb, 0.0f, c, pl.P);
+      continue;
+    }
+    mm(par, true, false, pl.K, cw, g.cout_g, wg, pl.K, b, ldb, 0.0f, dcols, cw);
+    const int64_t kk = (int64_t)g.kh * g.kw;
+    for_range(par, g.cin_g, [&](int64_t i0, int64_t i1) {
+      for (int64_t ic = i0; ic < i1; ic++)
+        for (int i = 0; i < nimg; i++) {
+          float* dxg = dx_at(g, dx, n0 + i, gi);
+          for (int64_t r = ic * kk; r < (ic + 1) * kk; r++)
+            col2im_row(g, dxg, r, nimg == 1 ? c0 : 0, nimg == 1 ? c1 : pl.P,
+                       dcols + r * cw + (int64_t)i * pl.P);
+        }
+    });
+  }
+}
+
+// dwg[cout_g][K] (beta_first: 0 overwrites, 1 accumulates) += sum over chunks [k0, k1).
+void backward_weight_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t k0, int64_t k1,
+                          int gi, const float* x, const float* dy, float* dwg, float beta_first,
+                          float* scratch) {
+  float beta = beta_first;
+  for (int64_t ci = k0; ci < k1; ci++) {
+    const int64_t n0 = ci * pl.nb;
+    const int nimg = (int)std::min<int64_t>(pl.nb, g.n - n0);
+    const int64_t total = (int64_t)nimg * pl.P;
+    for (int64_t c0 = 0; c0 < total; c0 += pl.cw) {
+      const int64_t c1 = std::min(total, c0 + pl.cw), cw = c1 - c0;
+      float* cols = scratch;
+      float* dyb = scratch + pl.K * cw;
+      const float *a, *b;
+      int64_t lda, ldb;
+      if (nimg == 1) {
+        a = dy + y_off(g, n0, gi) + c0, lda = pl.P;
+      } else {
+        gather_dy(g, pl, par, dy, n0, nimg, gi, dyb);
+        a = dyb, lda = cw;
+      }
+      if (pl.direct && nimg == 1) {
+        b = x_at(g, x, n0, gi) + c0, ldb = pl.P;
+      } else {
+        build_cols(g, pl, par, x, n0, nimg, gi, c0, c1, cols);
+        b = cols, ldb = cw;
+      }
+      mm(par, false, true, g.cout_g, pl.K, cw, a, lda, b, ldb, beta, dwg, pl.K);
+      beta = 1.0f;
+    }
+  }
+}
+
+// Task mode pays off when every thread gets units; the built-in GEMM gives the same bits
+// either way, so this choice may look at the thread count (with a BLAS it does not).
+bool use_tasks(const ConvGeom& g) {
+  if (g.groups >= kManyGroups) return true;
+  if (blas_attached()) return false;
+  Plan tp = make_plan(g, false);
+  return tp.nchunks * g.groups >= 2 * (int64_t)num_threads();
+}
+
+// Runs unit(n0, nimg, gi, par, scratch) over every (chunk, group).
+template <class Unit>
+void run_units(const ConvGeom& g, Unit&& unit) {
+  const bool tasks = use_tasks(g);
+  const Plan pl = make_plan(g, !tasks);
+  if (!tasks) {
+    Workspace ws(pl.scratch);
+    for (int64_t ci = 0; ci < pl.nchunks; ci++)
+      for (int gi = 0; gi < g.groups; gi++) {
+        int64_t n0 = ci * pl.nb;
+        unit(pl, true, n0, (int)std::min<int64_t>(pl.nb, g.n - n0), gi, ws.data());
+      }
+    return;
+  }
+  parallel_for(pl.nchunks * g.groups, [&](int64_t t0, int64_t t1) {
+    Workspace ws(pl.scratch);
+    for (int64_t t = t0; t < t1; t++) {
+      int64_t ci = t / g.groups;
+      int gi = (int)(t % g.groups);
+      int64_t n0 = ci * pl.nb;
+      unit(pl, false, n0, (int)std::min<int64_t>(pl.nb, g.n - n0), gi, ws.data());
+    }
+  });
+}
+
+void gemm_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) {
+  const int64_t wsize = (int64_t)g.cout_g * g.weights_per_out();  // per group
+  if (blas_attached() && g.groups < kManyGroups) {
+    // The BLAS parallelises each GEMM; chunks are summed into dw in order.
+    const Plan pl = make_plan(g, true);
+    Workspace ws(pl.scratch);
+    for (int gi = 0; gi < g.groups; gi++)
+      backward_weight_unit(g, pl, true, 0, pl.nchunks, gi, x, dy, dw + gi * wsize, 1.0f,
+                           ws.data());
+    return;
+  }
+  // Tasks (group, slice of the batch). With few groups the batch is cut into S slices summed
+  // into S partial buffers and added to dw in slice order; S depends on the shapes only.
+  const Plan pl = make_plan(g, false);
+  int64_t slices = 1;
+  if (g.groups < kManyGroups) {
+    slices = std::min<int64_t>(8, pl.nchunks);
+    slices = std::max<int64_t>(1, std::min<int64_t>(slices, kEntryBudget / (wsize * g.groups)));
+  }
+  Workspace partial(slices > 1 ? (size_t)(slices * g.groups * wsize) : 0);
+  parallel_for(slices * g.groups, [&](int64_t t0, int64_t t1) {
+    Workspace ws(pl.scratch);
+    for (int64_t t = t0; t < t1; t++) {
+      int gi = (int)(t / slices);
+      int64_t s = t % slices;
+      int64_t k0 = pl.nchunks * s / slices, k1 = pl.nchunks * (s + 1) / slices;
+      if (slices == 1) {
+        backward_weight_unit(g, pl, false, k0, k1, gi, x, dy, dw + gi * wsize, 1.0f, ws.data());
+      } else {
+        float* part = partial.data() + t * wsize;
+        if (k1 > k0)
+          backward_weight_unit(g, pl, false, k0, k1, gi, x, dy, part, 0.0f, ws.data());
+        else
+          std::memset(part, 0, sizeof(float) * wsize);
+      }
+    }
+  });
+  if (slices > 1) {
+    const int64_t total = g.groups * wsize;
+    parallel_for((total + 4095) / 4096, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; b++) {
+        int64_t e0 = b * 4096, e1 = std::min(total, e0 + 4096);
+        for (int64_t e = e0; e < e1; e++) {
+          int gi = (int)(e / wsize);
+          int64_t o = e % wsize;
+          float s = dw[e];
+          for (int64_t k = 0; k < slices; k++) s += partial.data()[(gi * slices + k) * wsize + o];
+          dw[e] = s;
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- fast path
+void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                       float* y) {
+  run_units(g, [&](const Plan& pl, bool par, int64_t n0, int nimg, int gi, float* scratch) {
+    forward_unit(g, pl, par, n0, nimg, gi, x, w, bias, y, scratch);
+  });
+}
+
+void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias) {
+  if (mask & SEPCONV_GRAD_INPUT)
+    run_units(g, [&](const Plan& pl, bool par, int64_t n0, int nimg, int gi, float* scratch) {
+      backward_data_unit(g, pl, par, n0, nimg, gi, w, dy, dx, scratch);
+    });
+  if (mask & SEPCONV_GRAD_WEIGHT) gemm_backward_weight(g, x, dy, dw);
+  if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+}
+
+// ---------------------------------------------------------------- baseline
+// Caffe-style: per image and group, im2col of the whole image, then one sgemm.
+void im2col_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                         float* y) {
+  const int64_t K = g.weights_per_out(), P = g.out_plane();
+  Workspace cols((size_t)(K * P));
+  for (int n = 0; n < g.n; n++)
+    for (int gi = 0; gi < g.groups; gi++) {
+      const float* xg = x_at(g, x, n, gi);
+      for (int64_t r = 0; r < K; r++) im2col_row(g, xg, r, 0, P, cols.data() + r * P);
+      float* yg = y + y_off(g, n, gi);
+      gemm(false, false, g.cout_g, (int)P, (int)K, 1.0f, w + (int64_t)gi * g.cout_g * K, (int)K,
+           cols.data(), (int)P, 0.0f, yg, (int)P);
+      if (bias)
+        for (int oc = 0; oc < g.cout_g; oc++) {
+          const float bv = bias[(int64_t)gi * g.cout_g + oc];
+          for (int64_t j = 0; j < P; j++) yg[oc * P + j] += bv;
+        }
+    }
+}
+
+void im2col_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                          const float* dy, float* dx, float* dw, float* dbias) {
+  const int64_t K = g.weights_per_out(), P = g.out_plane();
+  Workspace cols((mask & (SEPCONV_GRAD_INPUT | SEPCONV_GRAD_WEIGHT)) ? (size_t)(K * P) : 0);
+  if (mask & SEPCONV_GRAD_INPUT) {
+    std::memset(dx, 0, sizeof(float) * (size_t)g.n * g.c_in * g.in_plane());
+    for (int n = 0; n < g.n; n++)
+      for (int gi = 0; gi < g.groups; gi++) {
+        gemm(true, false, (int)K, (int)P, g.cout_g, 1.0f, w + (int64_t)gi * g.cout_g * K, (int)K,
+             dy + y_off(g, n, gi), (int)P, 0.0f, cols.data(), (int)P);
+        float* dxg = dx_at(g, dx, n, gi);
+        for (int64_t r = 0; r < K; r++) col2im_row(g, dxg, r, 0, P, cols.data() + r * P);
+      }
+  }
+  if (mask & SEPCONV_GRAD_WEIGHT) {
+    for (int n = 0; n < g.n; n++)
+      for (int gi = 0; gi < g.groups; gi++) {
+        const float* xg = x_at(g, x, n, gi);
+        for (int64_t r = 0; r < K; r++) im2col_row(g, xg, r, 0, P, cols.data() + r * P);
+        gemm(false, true, g.cout_g, (int)K, (int)P, 1.0f, dy + y_off(g, n, gi), (int)P,
+             cols.data(), (int)P, 1.0f, dw + (int64_t)gi * g.cout_g * K, (int)K);
+      }
+  }
+  if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, P, dy, dbias);
+}
+
+}  // namespace sepconv
