@@ -62,7 +62,7 @@ class NormAndElementwiseTest {
     for (int mask : masks) {
       if (!affine && mask != Grad.INPUT) continue;
       checkOp("bn-bwd " + act + " mask " + mask,
-          new FloatBuffer[] {poisoned(size), dg0, db0},
+          new FloatBuffer[] {(mask & Grad.INPUT) != 0 ? poisoned(size) : floats(size), dg0, db0},
           (e, o) -> Ops.batchNormBackward(e, n, c, hw, mask, x, y, dy, gamma, sm, si, act,
               (mask & Grad.INPUT) != 0 ? o[0] : null, (mask & Grad.WEIGHT) != 0 ? o[1] : null,
               (mask & Grad.BIAS) != 0 ? o[2] : null));

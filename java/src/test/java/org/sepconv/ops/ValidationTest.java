@@ -92,13 +92,16 @@ class ValidationTest {
     Random rng = new Random(99);
     int rejected = 0, ran = 0;
     for (int iter = 0; iter < 600; iter++) {
-      int[] v = new int[14];
-      for (int i = 0; i < v.length; i++) v[i] = rng.nextInt(12) - 3;
-      v[0] = Math.abs(v[0]) % 3; // keep the batch small when valid
+      // a plausible geometry, then each field broken with some probability
+      int g = 1 + rng.nextInt(3);
+      int[] v = {1 + rng.nextInt(2), g * (1 + rng.nextInt(3)), 3 + rng.nextInt(9), 3 + rng.nextInt(9),
+          g * (1 + rng.nextInt(3)), 1 + rng.nextInt(3), 1 + rng.nextInt(3), 1 + rng.nextInt(2), 1 + rng.nextInt(2),
+          rng.nextInt(2), rng.nextInt(2), 1 + rng.nextInt(2), 1 + rng.nextInt(2), g};
+      for (int i = 0; i < v.length; i++) if (rng.nextInt(14) == 0) v[i] = rng.nextInt(7) - 3;
       int op = rng.nextInt(4);
       try {
-        Conv2dSpec s = Conv2dSpec.of(v[0], v[1], v[2] + 3, v[3] + 3, v[4], v[5])
-            .withStride(v[6], v[7]).withPad(v[8], v[9]).withDilation(v[10], v[11]).withGroups(v[12]);
+        Conv2dSpec s = Conv2dSpec.of(v[0], v[1], v[2], v[3], v[4], v[5])
+            .withKernel(v[5], v[6]).withStride(v[7], v[8]).withPad(v[9], v[10]).withDilation(v[11], v[12]).withGroups(v[13]);
         // sometimes hand over buffers that are too small
         long slack = rng.nextInt(4) == 0 ? -1 - rng.nextInt(3) : 0;
         FloatBuffer x = floats(Math.max(1, s.inputSize() + slack)), w = floats(Math.max(1, s.weightSize() + slack));
@@ -124,6 +127,6 @@ class ValidationTest {
         rejected++;
       }
     }
-    assertTrue(rejected > 300 && ran > 20, "the fuzzer should hit both outcomes: rejected " + rejected + ", ran " + ran);
+    assertTrue(rejected > 200 && ran > 100, "the fuzzer should hit both outcomes: rejected " + rejected + ", ran " + ran);
   }
 }

@@ -1,0 +1,446 @@
+// Entry points of the non-convolution ops: validate, then dispatch (see ops.h).
+// SEPCONV_ALGO_REFERENCE runs the naive double reference; AUTO and IM2COL (a conv-only
+// choice) run the fast kernels.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+
+#include "ops.h"
+
+namespace sepconv {
+namespace {
+
+// The product of `dims` as an element count; fails naming `what` when it (or its size in
+// bytes) does not fit int64.
+int64_t numel(std::initializer_list<int64_t> dims, const char* what) {
+  int64_t r = 1;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(r, d, &r) ||
+        r > std::numeric_limits<int64_t>::max() / (int64_t)sizeof(float))
+      fail(SEPCONV_EINVAL, "%s: the element count overflows int64", what);
+  return r;
+}
+
+void check_act(int act) {
+  SEPCONV_CHECK_ARG(act >= SEPCONV_ACT_NONE && act <= SEPCONV_ACT_RELU6,
+                    "act must be 0 (NONE), 1 (RELU) or 2 (RELU6), got %d", act);
+}
+
+void check_mask(int mask) {
+  SEPCONV_CHECK_ARG((mask & ~7) == 0,
+                    "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d",
+                    mask);
+}
+
+void check_eps(float eps) {
+  SEPCONV_CHECK_ARG(std::isfinite(eps) && eps > 0, "eps must be > 0 (and finite), got %g",
+                    (double)eps);
+}
+
+void check_nchw(int n, int c, int hw) {
+  SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
+  SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
+  SEPCONV_CHECK_ARG(hw >= 1, "hw must be >= 1, got %d", hw);
+  numel({n, c, hw}, "n*c*hw");
+}
+
+bool reference(const Exec& e) { return e.algo == SEPCONV_ALGO_REFERENCE; }
+
+PoolGeom make_pool(const sepconv_pool2d* p) {
+  SEPCONV_CHECK_ARG(p != nullptr, "desc must not be NULL");
+  PoolGeom g{};
+  g.n = p->n, g.c = p->c, g.h = p->h, g.w = p->w, g.kh = p->kh, g.kw = p->kw;
+  g.sh = p->stride_h, g.sw = p->stride_w, g.ph = p->pad_h, g.pw = p->pad_w;
+  g.include_pad = p->count_include_pad;
+  SEPCONV_CHECK_ARG(g.n >= 1, "n must be >= 1, got %d", g.n);
+  SEPCONV_CHECK_ARG(g.c >= 1, "c must be >= 1, got %d", g.c);
+  SEPCONV_CHECK_ARG(g.h >= 1, "h must be >= 1, got %d", g.h);
+  SEPCONV_CHECK_ARG(g.w >= 1, "w must be >= 1, got %d", g.w);
+  SEPCONV_CHECK_ARG(g.kh >= 1, "kh must be >= 1, got %d", g.kh);
+  SEPCONV_CHECK_ARG(g.kw >= 1, "kw must be >= 1, got %d", g.kw);
+  SEPCONV_CHECK_ARG(g.sh >= 1, "stride_h must be >= 1, got %d", g.sh);
+  SEPCONV_CHECK_ARG(g.sw >= 1, "stride_w must be >= 1, got %d", g.sw);
+  SEPCONV_CHECK_ARG(g.ph >= 0 && g.ph <= g.kh / 2, "pad_h must be in [0, kh/2 = %d], got %d",
+                    g.kh / 2, g.ph);
+  SEPCONV_CHECK_ARG(g.pw >= 0 && g.pw <= g.kw / 2, "pad_w must be in [0, kw/2 = %d], got %d",
+                    g.kw / 2, g.pw);
+  SEPCONV_CHECK_ARG(g.include_pad == 0 || g.include_pad == 1,
+                    "count_include_pad must be 0 or 1, got %d", g.include_pad);
+  SEPCONV_CHECK_ARG((int64_t)g.h + 2 * (int64_t)g.ph >= g.kh,
+                    "kh must be <= h + 2*pad_h = %lld, got %d", (long long)g.h + 2LL * g.ph,
+                    g.kh);
+  SEPCONV_CHECK_ARG((int64_t)g.w + 2 * (int64_t)g.pw >= g.kw,
+                    "kw must be <= w + 2*pad_w = %lld, got %d", (long long)g.w + 2LL * g.pw,
+                    g.kw);
+  g.oh = (int)(((int64_t)g.h + 2 * g.ph - g.kh) / g.sh + 1);
+  g.ow = (int)(((int64_t)g.w + 2 * g.pw - g.kw) / g.sw + 1);
+  SEPCONV_CHECK_ARG((int64_t)g.h * g.w <= std::numeric_limits<int32_t>::max(),
+                    "h*w must be < 2^31 (argmax indices are int32), got %lld",
+                    (long long)g.h * g.w);
+  numel({g.n, g.c, g.h, g.w}, "n*c*h*w");
+  numel({g.n, g.c, g.oh, g.ow}, "n*c*out_h*out_w");
+  return g;
+}
+
+void check_linear(int n, int in, int out) {
+  SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
+  SEPCONV_CHECK_ARG(in >= 1, "in_features must be >= 1, got %d", in);
+  SEPCONV_CHECK_ARG(out >= 1, "out_features must be >= 1, got %d", out);
+  numel({n, in}, "n*in_features");
+  numel({n, out}, "n*out_features");
+  numel({out, in}, "out_features*in_features");
+}
+
+void check_xent(int n, int classes, const int32_t* labels, float smoothing) {
+  SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
+  SEPCONV_CHECK_ARG(classes >= 1, "classes must be >= 1, got %d", classes);
+  numel({n, classes}, "n*classes");
+  SEPCONV_CHECK_ARG(labels, "labels must not be NULL");
+  SEPCONV_CHECK_ARG(smoothing >= 0 && smoothing <= 1, "label_smoothing must be in [0, 1], got %g",
+                    (double)smoothing);
+  for (int i = 0; i < n; i++)
+    SEPCONV_CHECK_ARG(labels[i] >= 0 && labels[i] < classes,
+                      "labels[%d] must be in [0, %d) (classes), got %d", i, classes, labels[i]);
+}
+
+}  // namespace
+}  // namespace sepconv
+
+using namespace sepconv;
+
+extern "C" {
+
+// ------------------------------------------------------------------ batch normalisation
+int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const float* x,
+                                       const float* gamma, const float* beta, float eps,
+                                       float momentum, float* running_mean, float* running_var,
+                                       float* save_mean, float* save_invstd, int act, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "batchnorm_forward_training");
+    check_nchw(n, c, hw);
+    SEPCONV_CHECK_ARG((int64_t)n * hw > 1, "n*hw must be > 1 in training, got %lld",
+                      (long long)n * hw);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    SEPCONV_CHECK_ARG(save_mean, "save_mean must not be NULL");
+    SEPCONV_CHECK_ARG(save_invstd, "save_invstd must not be NULL");
+    check_eps(eps);
+    SEPCONV_CHECK_ARG(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got %g",
+                      (double)momentum);
+    check_act(act);
+    if (reference(e))
+      ref_bn_forward_training(n, c, hw, x, gamma, beta, eps, momentum, running_mean, running_var,
+                              save_mean, save_invstd, act, y);
+    else
+      SEPCONV_ISA_CALL(bn_forward_training, n, c, hw, x, gamma, beta, eps, momentum,
+                       running_mean, running_var, save_mean, save_invstd, act, y);
+  });
+}
+
+int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const float* x,
+                                        const float* gamma, const float* beta,
+                                        const float* running_mean, const float* running_var,
+                                        float eps, int act, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "batchnorm_forward_inference");
+    check_nchw(n, c, hw);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    SEPCONV_CHECK_ARG(running_mean, "running_mean must not be NULL");
+    SEPCONV_CHECK_ARG(running_var, "running_var must not be NULL");
+    check_eps(eps);
+    check_act(act);
+    if (reference(e))
+      ref_bn_forward_inference(n, c, hw, x, gamma, beta, running_mean, running_var, eps, act, y);
+    else
+      SEPCONV_ISA_CALL(bn_forward_inference, n, c, hw, x, gamma, beta, running_mean,
+                       running_var, eps, act, y);
+  });
+}
+
+int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const float* x,
+                               const float* y, const float* dy, const float* gamma,
+                               const float* save_mean, const float* save_invstd, int act,
+                               float* dx, float* dgamma, float* dbeta) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "batchnorm_backward");
+    check_nchw(n, c, hw);
+    check_mask(mask);
+    check_act(act);
+    if (mask == 0) return;
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
+    if (mask & (SEPCONV_GRAD_INPUT | SEPCONV_GRAD_WEIGHT)) {
+      SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_INPUT or GRAD_WEIGHT is asked");
+      SEPCONV_CHECK_ARG(save_mean, "save_mean must not be NULL when GRAD_INPUT or GRAD_WEIGHT is asked");
+      SEPCONV_CHECK_ARG(save_invstd, "save_invstd must not be NULL when GRAD_INPUT or GRAD_WEIGHT is asked");
+    }
+    if (mask & SEPCONV_GRAD_INPUT) SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
+    if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_CHECK_ARG(dgamma, "dgamma must not be NULL when GRAD_WEIGHT is asked");
+    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbeta, "dbeta must not be NULL when GRAD_BIAS is asked");
+    if (reference(e))
+      ref_bn_backward(n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act, dx, dgamma,
+                      dbeta);
+    else
+      SEPCONV_ISA_CALL(bn_backward, n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act,
+                       dx, dgamma, dbeta);
+  });
+}
+
+int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                           const float* beta, const float* mean, const float* var, float eps) {
+  return guarded([&] {
+    SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
+    SEPCONV_CHECK_ARG(per_channel >= 1, "per_channel must be >= 1, got %lld",
+                      (long long)per_channel);
+    numel({c, per_channel}, "c*per_channel");
+    SEPCONV_CHECK_ARG(w, "w must not be NULL");
+    SEPCONV_CHECK_ARG(bias, "bias must not be NULL");
+    SEPCONV_CHECK_ARG(mean, "mean must not be NULL");
+    SEPCONV_CHECK_ARG(var, "var must not be NULL");
+    check_eps(eps);
+    parallel_for(c, [&](int64_t c0, int64_t c1) {
+      for (int64_t ch = c0; ch < c1; ch++) {
+        double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
+        float sf = (float)s;
+        float* row = w + ch * per_channel;
+        for (int64_t j = 0; j < per_channel; j++) row[j] *= sf;
+        bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+      }
+    });
+  });
+}
+
+// ------------------------------------------------------------------ elementwise
+int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "activation_forward");
+    check_act(act);
+    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
+    numel({count}, "count");
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) ref_activation_forward(act, count, x, y);
+    else SEPCONV_ISA_CALL(activation_forward, act, count, x, y);
+  });
+}
+
+int sepconv_activation_backward(int exec, int act, int64_t count, const float* y,
+                                const float* dy, float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "activation_backward");
+    check_act(act);
+    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
+    numel({count}, "count");
+    if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (act == SEPCONV_ACT_NONE) {  // dx = dy
+      if (dx != dy) SEPCONV_ISA_CALL(activation_forward, SEPCONV_ACT_NONE, count, dy, dx);
+      return;
+    }
+    if (reference(e)) ref_activation_backward(act, count, y, dy, dx);
+    else SEPCONV_ISA_CALL(activation_backward, act, count, y, dy, dx);
+  });
+}
+
+int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "add");
+    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
+    numel({count}, "count");
+    SEPCONV_CHECK_ARG(a, "a must not be NULL");
+    SEPCONV_CHECK_ARG(b, "b must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) ref_add(count, a, b, y);
+    else SEPCONV_ISA_CALL(add, count, a, b, y);
+  });
+}
+
+// ------------------------------------------------------------------ pooling
+int sepconv_pool2d_output_shape(const sepconv_pool2d* p, int* out_h, int* out_w) {
+  return guarded([&] {
+    SEPCONV_CHECK_ARG(out_h && out_w, "out_h and out_w must not be NULL");
+    PoolGeom g = make_pool(p);
+    *out_h = g.oh;
+    *out_w = g.ow;
+  });
+}
+
+int sepconv_avgpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "avgpool2d_forward");
+    PoolGeom g = make_pool(p);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) ref_avgpool_forward(g, x, y);
+    else SEPCONV_ISA_CALL(avgpool_forward, g, x, y);
+  });
+}
+
+int sepconv_avgpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy, float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "avgpool2d_backward");
+    PoolGeom g = make_pool(p);
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (reference(e)) ref_avgpool_backward(g, dy, dx);
+    else SEPCONV_ISA_CALL(avgpool_backward, g, dy, dx);
+  });
+}
+
+int sepconv_maxpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y,
+                              int32_t* argmax) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "maxpool2d_forward");
+    PoolGeom g = make_pool(p);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) ref_maxpool_forward(g, x, y, argmax);
+    else SEPCONV_ISA_CALL(maxpool_forward, g, x, y, argmax);
+  });
+}
+
+int sepconv_maxpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy,
+                               const int32_t* argmax, float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "maxpool2d_backward");
+    PoolGeom g = make_pool(p);
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(argmax, "argmax must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    // Every index must be inside its input plane before dx is touched. Chunks record their
+    // first bad position; the smallest one is reported, whatever the thread count.
+    const int64_t total = g.planes() * g.out_plane(), plane = g.in_plane();
+    const int64_t block = 1 << 16, blocks = (total + block - 1) / block;
+    std::atomic<int64_t> first_bad{total};
+    parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0 * block, end = std::min(total, b1 * block); i < end; i++)
+        if (argmax[i] < 0 || argmax[i] >= plane) {
+          int64_t cur = first_bad.load();
+          while (i < cur && !first_bad.compare_exchange_weak(cur, i)) {
+          }
+          break;
+        }
+    });
+    int64_t bad = first_bad.load();
+    SEPCONV_CHECK_ARG(bad == total, "argmax[%lld] must be in [0, %lld) (h*w), got %d",
+                      (long long)bad, (long long)plane, bad < total ? argmax[bad] : 0);
+    if (reference(e)) ref_maxpool_backward(g, dy, argmax, dx);
+    else SEPCONV_ISA_CALL(maxpool_backward, g, dy, argmax, dx);
+  });
+}
+
+int sepconv_global_avgpool_forward(int exec, int n, int c, int hw, const float* x, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "global_avgpool_forward");
+    check_nchw(n, c, hw);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) ref_global_avgpool_forward(n, c, hw, x, y);
+    else SEPCONV_ISA_CALL(global_avgpool_forward, n, c, hw, x, y);
+  });
+}
+
+int sepconv_global_avgpool_backward(int exec, int n, int c, int hw, const float* dy, float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "global_avgpool_backward");
+    check_nchw(n, c, hw);
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (reference(e)) ref_global_avgpool_backward(n, c, hw, dy, dx);
+    else SEPCONV_ISA_CALL(global_avgpool_backward, n, c, hw, dy, dx);
+  });
+}
+
+// ------------------------------------------------------------------ linear
+int sepconv_linear_forward(int exec, int n, int in_features, int out_features, const float* x,
+                           const float* w, const float* bias, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "linear_forward");
+    check_linear(n, in_features, out_features);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(w, "w must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (reference(e)) return ref_linear_forward(n, in_features, out_features, x, w, bias, y);
+    if (bias)
+      parallel_for(n, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; i++)
+          std::copy(bias, bias + out_features, y + i * out_features);
+      });
+    gemm(false, true, n, out_features, in_features, 1.0f, x, in_features, w, in_features,
+         bias ? 1.0f : 0.0f, y, out_features);
+  });
+}
+
+int sepconv_linear_backward(int exec, int n, int in_features, int out_features, int mask,
+                            const float* x, const float* w, const float* dy, float* dx,
+                            float* dw, float* dbias) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "linear_backward");
+    check_linear(n, in_features, out_features);
+    check_mask(mask);
+    if (mask == 0) return;
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    if (mask & SEPCONV_GRAD_INPUT) {
+      SEPCONV_CHECK_ARG(w, "w must not be NULL when GRAD_INPUT is asked");
+      SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
+    }
+    if (mask & SEPCONV_GRAD_WEIGHT) {
+      SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_WEIGHT is asked");
+      SEPCONV_CHECK_ARG(dw, "dw must not be NULL when GRAD_WEIGHT is asked");
+    }
+    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbias, "dbias must not be NULL when GRAD_BIAS is asked");
+    if (reference(e))
+      return ref_linear_backward(n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
+    if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
+      gemm(false, false, n, in_features, out_features, 1.0f, dy, out_features, w, in_features,
+           0.0f, dx, in_features);
+    if (mask & SEPCONV_GRAD_WEIGHT)  // dw[out][in] += dy^T . x
+      gemm(true, false, out_features, in_features, n, 1.0f, dy, out_features, x, in_features,
+           1.0f, dw, in_features);
+    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_ISA_CALL(column_sums, n, out_features, dy, dbias);
+  });
+}
+
+// ------------------------------------------------------------------ softmax cross-entropy
+int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logits,
+                                 const int32_t* labels, float label_smoothing, float* probs,
+                                 float* loss) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "softmax_xent_forward");
+    SEPCONV_CHECK_ARG(logits, "logits must not be NULL");
+    SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
+    SEPCONV_CHECK_ARG(loss, "loss must not be NULL");
+    check_xent(n, classes, labels, label_smoothing);
+    if (reference(e))
+      return ref_softmax_xent_forward(n, classes, logits, labels, label_smoothing, probs, loss);
+    Workspace ws((size_t)n * 2);  // one double per row
+    double* rows = reinterpret_cast<double*>(ws.data());
+    SEPCONV_ISA_CALL(softmax_rows, n, classes, logits, labels, label_smoothing, probs, rows);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += rows[i];
+    loss[0] = (float)(total / n);
+  });
+}
+
+int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* probs,
+                                  const int32_t* labels, float label_smoothing, float dloss,
+                                  float* dlogits) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, "softmax_xent_backward");
+    SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
+    SEPCONV_CHECK_ARG(dlogits, "dlogits must not be NULL");
+    check_xent(n, classes, labels, label_smoothing);
+    if (reference(e))
+      return ref_softmax_xent_backward(n, classes, probs, labels, label_smoothing, dloss,
+                                       dlogits);
+    SEPCONV_ISA_CALL(softmax_xent_grad, n, classes, probs, labels, label_smoothing,
+                     (float)((double)dloss / n), dlogits);
+  });
+}
+
+}  // extern "C"
