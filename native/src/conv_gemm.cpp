@@ -12,12 +12,13 @@
 //    are parallel loops and the GEMM is sepconv::gemm (the attached BLAS, or the built-in
 //    kernel split over column blocks).
 //  - task mode: units in parallel_for, each on one thread with gemm_serial and its own
-//    scratch. Used for many groups (always) and, with no BLAS attached, whenever there are
-//    enough units to keep every thread busy.
+//    scratch. Used for many groups (always), and whenever there are >= kMinTasks units unless
+//    a BLAS is attached and the active ISA has no AVX-512 kernel (see use_tasks).
 // The forward and backward-data sums (over K and over cout_g) do not depend on how the work is
 // split, so both modes give the same bits with the built-in GEMM. Backward-weight sums over
-// the batch in a fixed order whose chunking depends only on the shapes (and on whether a BLAS
-// is attached), never on the thread count.
+// the batch in a fixed order whose chunking depends only on the shapes, the ISA and whether a
+// BLAS is attached, never on the thread count. (An attached OpenBLAS is itself not
+// bit-identical across its thread counts.)
 #include <algorithm>
 #include <cstring>
 
@@ -27,14 +28,17 @@ namespace sepconv {
 namespace {
 
 constexpr int64_t kEntryBudget = (int64_t)8 << 20;  // scratch floats in entry mode (32 MiB)
-constexpr int64_t kTaskBudget = (int64_t)1 << 20;   // scratch floats per task (4 MiB)
+constexpr int64_t kTaskBudget = (int64_t)4 << 20;   // scratch floats per task (16 MiB)
 constexpr int64_t kEntryCols = 4096;  // target GEMM width in entry mode (BLAS threads need it)
-constexpr int64_t kTaskCols = 512;    // target GEMM width of a single-threaded task
+constexpr int64_t kTaskCols = 1024;   // target GEMM width of a task (amortises packing W)
 constexpr int kManyGroups = 4;        // from this many groups, groups run as parallel tasks
+constexpr int64_t kMinTasks = 4;      // fewer units than this run in entry mode
 
+// par: entry mode. Its helper loops (im2col, scatter, col2im) run on the pool unless a BLAS
+// is attached: the BLAS threads spin between calls and would fight the pool for the cores.
 void for_range(bool par, int64_t count, const std::function<void(int64_t, int64_t)>& f) {
   if (count <= 0) return;
-  if (par) parallel_for(count, f);
+  if (par && !blas_attached()) parallel_for(count, f);
   else f(0, count);
 }
 
@@ -92,6 +96,27 @@ void im2col_row(const ConvGeom& g, const float* xg, int64_t r, int64_t q0, int64
   }
 }
 
+// im2col_row for a whole output plane, with the row geometry computed once by the caller.
+void im2col_plane(const ConvGeom& g, const RowGeom& rg, const float* plane, float* dst) {
+  const int ow = g.ow, lo = rg.lo, hi = rg.hi;
+  for (int oy = 0; oy < g.oh; oy++, dst += ow) {
+    int64_t iy = (int64_t)oy * g.sh + rg.ky_off;
+    if (iy < 0 || iy >= g.h) {
+      for (int ox = 0; ox < ow; ox++) dst[ox] = 0.0f;
+      continue;
+    }
+    const float* row = plane + iy * g.w;
+    for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+    if (g.sw == 1)
+      for (int ox = lo; ox < hi; ox++) dst[ox] = row[ox + rg.kx_off];
+    else if (g.sw == 2)
+      for (int ox = lo; ox < hi; ox++) dst[ox] = row[2 * (int64_t)ox + rg.kx_off];
+    else
+      for (int ox = lo; ox < hi; ox++) dst[ox] = row[(int64_t)ox * g.sw + rg.kx_off];
+    for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
+  }
+}
+
 // The adjoint of im2col_row: dxg[...] += src for the cells row r reads.
 void col2im_row(const ConvGeom& g, float* dxg, int64_t r, int64_t q0, int64_t q1,
                 const float* src) {
@@ -135,6 +160,9 @@ Plan make_plan(const ConvGeom& g, bool entry) {
   int64_t per_col = p.K + g.cout_g;
   int64_t cw_max = std::max<int64_t>(64, budget / per_col);
   int64_t want = std::min(target, cw_max);
+  // 1x1 / stride 1 / no padding reads X in place when one image is wide enough; narrower
+  // planes are gathered side by side (a copy, cheaper than re-packing W for every image).
+  if (p.direct && !entry) want = std::min<int64_t>(want, 256);
   if (p.P >= want) {
     p.nb = 1;
     int64_t pieces = (p.P + cw_max - 1) / cw_max;
@@ -162,12 +190,22 @@ inline int64_t y_off(const ConvGeom& g, int64_t img, int gi) {
 // (nimg == 1), into cols[K][cw].
 void build_cols(const ConvGeom& g, const Plan& pl, bool par, const float* x, int64_t n0,
                 int nimg, int gi, int64_t c0, int64_t c1, float* cols) {
-  const int64_t cw = c1 - c0;
+  const int64_t cw = c1 - c0, kk = (int64_t)g.kh * g.kw;
   for_range(par, pl.K, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int i = 0; i < nimg; i++)
-        im2col_row(g, x_at(g, x, n0 + i, gi), r, nimg == 1 ? c0 : 0, nimg == 1 ? c1 : pl.P,
-                   cols + r * cw + (int64_t)i * pl.P);
+    for (int64_t r = r0; r < r1; r++) {
+      float* dst = cols + r * cw;
+      if (nimg == 1) {
+        im2col_row(g, x_at(g, x, n0, gi), r, c0, c1, dst);
+        continue;
+      }
+      const RowGeom rg = row_geom(g, r);
+      const int64_t ch = r / kk;
+      for (int i = 0; i < nimg; i++, dst += pl.P) {
+        const float* plane = x_at(g, x, n0 + i, gi) + ch * g.in_plane();
+        if (pl.direct) std::memcpy(dst, plane, sizeof(float) * pl.P);
+        else im2col_plane(g, rg, plane, dst);
+      }
+    }
   });
 }
 
@@ -304,13 +342,14 @@ void backward_weight_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t k
   }
 }
 
-// Task mode pays off when every thread gets units; the built-in GEMM gives the same bits
-// either way, so this choice may look at the thread count (with a BLAS it does not).
+// Task mode: units in parallel, each with the built-in kernel (on AVX-512 as fast per core as
+// OpenBLAS, and free of fork/join per GEMM). Entry mode when there are too few units (batch 1),
+// or with a BLAS attached and no AVX-512 kernel. The choice depends on the shapes, the ISA and
+// whether a BLAS is attached, never on the thread count.
 bool use_tasks(const ConvGeom& g) {
   if (g.groups >= kManyGroups) return true;
-  if (blas_attached()) return false;
-  Plan tp = make_plan(g, false);
-  return tp.nchunks * g.groups >= 2 * (int64_t)num_threads();
+  if (blas_attached() && active_isa() != SEPCONV_ISA_AVX512) return false;
+  return make_plan(g, false).nchunks * g.groups >= kMinTasks;
 }
 
 // Runs unit(n0, nimg, gi, par, scratch) over every (chunk, group).
@@ -340,7 +379,7 @@ void run_units(const ConvGeom& g, Unit&& unit) {
 
 void gemm_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) {
   const int64_t wsize = (int64_t)g.cout_g * g.weights_per_out();  // per group
-  if (blas_attached() && g.groups < kManyGroups) {
+  if (blas_attached() && active_isa() != SEPCONV_ISA_AVX512 && g.groups < kManyGroups) {
     // The BLAS parallelises each GEMM; chunks are summed into dw in order.
     const Plan pl = make_plan(g, true);
     Workspace ws(pl.scratch);

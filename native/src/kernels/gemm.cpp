@@ -28,7 +28,7 @@ constexpr int MR = 6, NR = 16;
 constexpr int MR = 4, NR = 16;
 #endif
 constexpr int KC = 256;  // depth of one packed slice
-constexpr int NC = 512;  // columns of one packed B block (kc x NC floats stay in L2)
+constexpr int NC = 1024;  // columns of one packed B block (kc x NC floats stay in L2)
 constexpr int MC = 256 / MR * MR;  // rows of one packed A block (whole micro-panels)
 
 // C tile (MR x NR, leading dimension ldc) from packed A (kc x MR) and packed B (kc x NR).
