@@ -16,6 +16,7 @@ public final class Tensor implements AutoCloseable {
 
   private final Shape shape;
   private final Device device;
+  private final Tensor base; // non-null for a view: the tensor that owns the memory
   private FloatPointer data;
   private FloatBuffer view;
 
@@ -26,10 +27,69 @@ public final class Tensor implements AutoCloseable {
       throw new IllegalArgumentException("shape " + shape + " has more than 2^31-1 elements");
     this.shape = shape;
     this.device = device;
+    this.base = null;
     this.data = new FloatPointer(Math.max(1, shape.size()));
     if (data.isNull()) throw new OutOfMemoryError("cannot allocate " + shape.size() * 4 + " bytes off-heap");
     LIVE_BYTES.addAndGet(shape.size() * 4);
     LIVE_COUNT.incrementAndGet();
+  }
+
+  private Tensor(Tensor base, Shape shape) {
+    this.shape = shape;
+    this.device = base.device;
+    this.base = base;
+    this.data = base.data;
+  }
+
+  /**
+   * The same memory under another shape with as many elements (a reshape that copies
+   * nothing). Closing the view frees nothing; the view is invalid once its base is closed.
+   */
+  public Tensor view(int... dims) {
+    ensureOpen();
+    Shape s = Shape.of(dims);
+    if (s.size() != shape.size())
+      throw new IllegalArgumentException("dims: a view of " + shape + " needs " + shape.size()
+          + " elements, got " + s + " (" + s.size() + ")");
+    return new Tensor(owner(), s);
+  }
+
+  private Tensor owner() {
+    return base == null ? this : base;
+  }
+
+  /** A tensor of the same shape with uninitialised contents. */
+  public static Tensor empty(Shape shape) {
+    return new Tensor(shape, Device.CPU);
+  }
+
+  /** A new tensor holding a copy of this one. */
+  public Tensor copy() {
+    Tensor t = new Tensor(shape, device);
+    Pointer.memcpy(t.data, data(), shape.size() * 4);
+    return t;
+  }
+
+  /** Copies src (same number of elements) into this tensor. */
+  public void copyFrom(Tensor src) {
+    if (src.size() != size())
+      throw new IllegalArgumentException("src: expected " + size() + " elements, got " + src.size());
+    Pointer.memcpy(data(), src.data(), size() * 4);
+  }
+
+  /** Sets every element to v. */
+  public void fill(float v) {
+    if (v == 0f) {
+      Pointer.memset(data(), 0, size() * 4);
+      return;
+    }
+    FloatBuffer b = buffer();
+    for (int i = 0; i < b.capacity(); i++) b.put(i, v);
+  }
+
+  private FloatPointer data() {
+    ensureOpen();
+    return data;
   }
 
   /** A tensor whose contents are zero. */
@@ -77,7 +137,7 @@ public final class Tensor implements AutoCloseable {
   /** A direct, native-order view of the memory (position 0). Invalid after close(). */
   public FloatBuffer buffer() {
     ensureOpen();
-    if (view == null) view = data.limit(shape.size()).asBuffer();
+    if (view == null) view = new FloatPointer(data).capacity(shape.size()).limit(shape.size()).asBuffer();
     return view.duplicate().clear();
   }
 
@@ -92,13 +152,18 @@ public final class Tensor implements AutoCloseable {
   }
 
   public boolean isClosed() {
-    return data == null;
+    return data == null || (base != null && base.isClosed());
   }
 
-  /** Frees the memory now. Idempotent. */
+  /** Frees the memory now (a view frees nothing). Idempotent. */
   @Override
   public synchronized void close() {
     if (data == null) return;
+    if (base != null) {
+      data = null;
+      view = null;
+      return;
+    }
     data.deallocate();
     data = null;
     view = null;
@@ -107,7 +172,7 @@ public final class Tensor implements AutoCloseable {
   }
 
   private void ensureOpen() {
-    if (data == null) throw new IllegalStateException("tensor " + shape + " is closed");
+    if (isClosed()) throw new IllegalStateException("tensor " + shape + " is closed");
   }
 
   /** Bytes held by tensors that are not closed yet, process-wide. */

@@ -1,0 +1,147 @@
+package org.sepconv.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.sepconv.autograd.Variable;
+import org.sepconv.tensor.Tensor;
+
+/**
+ * A layer or a model: named parameters (leaves that require grad), named buffers (state that
+ * is saved but not trained, e.g. BN's running statistics) and named children. Names join with
+ * dots in registration order, as torchvision's state-dict keys do ({@code features.0.0.weight}).
+ * A module owns its parameters and buffers: {@link #close()} frees them.
+ */
+public abstract class Module implements AutoCloseable {
+  private final Map<String, Variable> params = new LinkedHashMap<>();
+  private final Map<String, Tensor> buffers = new LinkedHashMap<>();
+  private final Map<String, Module> children = new LinkedHashMap<>();
+  private boolean training = true;
+
+  /** The layer's computation; ops record themselves on the autograd tape. */
+  public abstract Variable forward(Variable x);
+
+  protected final <M extends Module> M register(String name, M child) {
+    checkName(name);
+    children.put(name, child);
+    return child;
+  }
+
+  protected final Variable param(String name, Tensor value) {
+    checkName(name);
+    Variable v = Variable.leaf(value, true);
+    params.put(name, v);
+    return v;
+  }
+
+  protected final Tensor buffer(String name, Tensor value) {
+    checkName(name);
+    buffers.put(name, value);
+    return value;
+  }
+
+  private void checkName(String name) {
+    if (params.containsKey(name) || buffers.containsKey(name) || children.containsKey(name))
+      throw new IllegalStateException("name '" + name + "' is already registered in " + getClass().getSimpleName());
+  }
+
+  public final Map<String, Module> children() {
+    return java.util.Collections.unmodifiableMap(children);
+  }
+
+  /** Every parameter of this module and its descendants, by dotted name. */
+  public final Map<String, Variable> namedParameters() {
+    Map<String, Variable> out = new LinkedHashMap<>();
+    collect("", out, null);
+    return out;
+  }
+
+  /** Every buffer of this module and its descendants, by dotted name. */
+  public final Map<String, Tensor> namedBuffers() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    collect("", null, out);
+    return out;
+  }
+
+  private void collect(String prefix, Map<String, Variable> ps, Map<String, Tensor> bs) {
+    if (ps != null) params.forEach((k, v) -> ps.put(prefix + k, v));
+    if (bs != null) buffers.forEach((k, v) -> bs.put(prefix + k, v));
+    children.forEach((k, m) -> m.collect(prefix + k + ".", ps, bs));
+  }
+
+  public final List<Variable> parameters() {
+    return new ArrayList<>(namedParameters().values());
+  }
+
+  public final long parameterCount() {
+    long n = 0;
+    for (Variable v : parameters()) n += v.value().size();
+    return n;
+  }
+
+  /** Parameters then buffers of each module, in registration order, as torchvision orders them. */
+  public final Map<String, Tensor> stateDict() {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    stateInto("", out);
+    return out;
+  }
+
+  private void stateInto(String prefix, Map<String, Tensor> out) {
+    params.forEach((k, v) -> out.put(prefix + k, v.value()));
+    buffers.forEach((k, v) -> out.put(prefix + k, v));
+    children.forEach((k, m) -> m.stateInto(prefix + k + ".", out));
+  }
+
+  /**
+   * Copies every tensor of {@code state} into the matching parameter or buffer. Strict: a
+   * missing key, an unexpected key or a shape mismatch is an IllegalArgumentException that
+   * lists them all, and nothing is copied.
+   */
+  public final void loadStateDict(Map<String, Tensor> state) {
+    Map<String, Tensor> mine = stateDict();
+    TreeSet<String> missing = new TreeSet<>(mine.keySet()), unexpected = new TreeSet<>(state.keySet());
+    missing.removeAll(state.keySet());
+    unexpected.removeAll(mine.keySet());
+    List<String> shapes = new ArrayList<>();
+    for (Map.Entry<String, Tensor> e : mine.entrySet()) {
+      Tensor t = state.get(e.getKey());
+      if (t != null && !t.shape().equals(e.getValue().shape()))
+        shapes.add(e.getKey() + " expected " + e.getValue().shape() + " got " + t.shape());
+    }
+    if (!missing.isEmpty() || !unexpected.isEmpty() || !shapes.isEmpty())
+      throw new IllegalArgumentException("state dict does not match " + getClass().getSimpleName()
+          + (missing.isEmpty() ? "" : "; missing keys: " + missing)
+          + (unexpected.isEmpty() ? "" : "; unexpected keys: " + unexpected)
+          + (shapes.isEmpty() ? "" : "; shape mismatches: " + shapes));
+    for (Map.Entry<String, Tensor> e : mine.entrySet()) e.getValue().copyFrom(state.get(e.getKey()));
+  }
+
+  /** Training mode (batch statistics, dropout) for this module and its descendants. */
+  public final Module train(boolean on) {
+    training = on;
+    children.values().forEach(m -> m.train(on));
+    return this;
+  }
+
+  public final Module eval() {
+    return train(false);
+  }
+
+  public final boolean isTraining() {
+    return training;
+  }
+
+  public final void zeroGrad() {
+    for (Variable v : parameters()) v.zeroGrad();
+  }
+
+  /** Frees every parameter and buffer of this module and its descendants. Idempotent. */
+  @Override
+  public void close() {
+    params.values().forEach(Variable::close);
+    buffers.values().forEach(Tensor::close);
+    children.values().forEach(Module::close);
+  }
+}
