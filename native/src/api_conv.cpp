@@ -90,17 +90,7 @@ int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const f
   return guarded([&] {
     Exec e = parse_exec(exec, "conv2d_backward");
     ConvGeom g = make_geom(d);
-    SEPCONV_CHECK_ARG((mask & ~7) == 0, "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d", mask);
-    SEPCONV_CHECK_ARG(dy || mask == 0, "dy must not be NULL");
-    if (mask & SEPCONV_GRAD_INPUT) {
-      SEPCONV_CHECK_ARG(w, "w must not be NULL when GRAD_INPUT is asked");
-      SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
-    }
-    if (mask & SEPCONV_GRAD_WEIGHT) {
-      SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_WEIGHT is asked");
-      SEPCONV_CHECK_ARG(dw, "dw must not be NULL when GRAD_WEIGHT is asked");
-    }
-    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbias, "dbias must not be NULL when GRAD_BIAS is asked");
+    check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
     if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_conv2d_backward(g, mask, x, w, dy, dx, dw, dbias);
     if (e.algo == SEPCONV_ALGO_IM2COL) return im2col_conv_backward(g, mask, x, w, dy, dx, dw, dbias);

@@ -382,18 +382,8 @@ int sepconv_linear_backward(int exec, int n, int in_features, int out_features, 
   return guarded([&] {
     Exec e = parse_exec(exec, "linear_backward");
     check_linear(n, in_features, out_features);
-    check_mask(mask);
+    check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
-    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
-    if (mask & SEPCONV_GRAD_INPUT) {
-      SEPCONV_CHECK_ARG(w, "w must not be NULL when GRAD_INPUT is asked");
-      SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
-    }
-    if (mask & SEPCONV_GRAD_WEIGHT) {
-      SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_WEIGHT is asked");
-      SEPCONV_CHECK_ARG(dw, "dw must not be NULL when GRAD_WEIGHT is asked");
-    }
-    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbias, "dbias must not be NULL when GRAD_BIAS is asked");
     if (reference(e))
       return ref_linear_backward(n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
     if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]

@@ -89,4 +89,9 @@ struct Exec {
   int algo;
 };
 Exec parse_exec(int exec, const char* op);
+
+// Validates a backward's mask (0..7) and that every pointer the mask needs is non-NULL:
+// dy always; w and dx for GRAD_INPUT; x and dw for GRAD_WEIGHT; dbias for GRAD_BIAS.
+void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,
+                         const void* dw, const void* dbias);
 }  // namespace sepconv

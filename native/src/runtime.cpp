@@ -202,6 +202,24 @@ Exec parse_exec(int exec, const char* op) {
   return e;
 }
 
+void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,
+                         const void* dw, const void* dbias) {
+  SEPCONV_CHECK_ARG((mask & ~7) == 0,
+                    "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d",
+                    mask);
+  if (mask == 0) return;
+  SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+  if (mask & SEPCONV_GRAD_INPUT) {
+    SEPCONV_CHECK_ARG(w, "w must not be NULL when GRAD_INPUT is asked");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
+  }
+  if (mask & SEPCONV_GRAD_WEIGHT) {
+    SEPCONV_CHECK_ARG(x, "x must not be NULL when GRAD_WEIGHT is asked");
+    SEPCONV_CHECK_ARG(dw, "dw must not be NULL when GRAD_WEIGHT is asked");
+  }
+  if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbias, "dbias must not be NULL when GRAD_BIAS is asked");
+}
+
 // ---------------------------------------------------------------- GEMM
 namespace {
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
