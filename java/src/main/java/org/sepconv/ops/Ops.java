@@ -43,7 +43,7 @@ public final class Ops {
     FloatPointer px = in("x", x, s.inputSize()), pw = in("w", w, s.weightSize());
     FloatPointer pb = opt("bias", bias, s.cOut), py = out("y", y, s.outputSize());
     try (Conv2dDesc d = s.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_conv2d_forward(code(e), d, px, pw, pb, py));
+      done(family(s) + " forward", Profiler.start(), SepconvNative.sepconv_conv2d_forward(code(e), d, px, pw, pb, py));
     }
   }
 
@@ -59,7 +59,7 @@ public final class Ops {
     FloatPointer pdw = gw ? out("dw", dw, s.weightSize()) : null;
     FloatPointer pdb = gb ? out("dbias", dbias, s.cOut) : null;
     try (Conv2dDesc d = s.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_conv2d_backward(code(e), d, mask, px, pw, pdy, pdx, pdw, pdb));
+      done(family(s) + " backward", Profiler.start(), SepconvNative.sepconv_conv2d_backward(code(e), d, mask, px, pw, pdy, pdx, pdw, pdb));
     }
   }
 
@@ -77,7 +77,7 @@ public final class Ops {
       FloatBuffer runningVar, FloatBuffer saveMean, FloatBuffer saveInvstd, Activation act,
       FloatBuffer y) {
     long size = volume("n", n, "c", c, "hw", hw);
-    NativeLib.check(SepconvNative.sepconv_batchnorm_forward_training(code(e), n, c, hw,
+    done("batchnorm forward training", Profiler.start(), SepconvNative.sepconv_batchnorm_forward_training(code(e), n, c, hw,
         in("x", x, size), opt("gamma", gamma, c), opt("beta", beta, c), eps, momentum,
         optOut("runningMean", runningMean, c), optOut("runningVar", runningVar, c),
         out("saveMean", saveMean, c), out("saveInvstd", saveInvstd, c), act(act), out("y", y, size)));
@@ -88,7 +88,7 @@ public final class Ops {
       FloatBuffer gamma, FloatBuffer beta, FloatBuffer runningMean, FloatBuffer runningVar,
       float eps, Activation act, FloatBuffer y) {
     long size = volume("n", n, "c", c, "hw", hw);
-    NativeLib.check(SepconvNative.sepconv_batchnorm_forward_inference(code(e), n, c, hw,
+    done("batchnorm forward inference", Profiler.start(), SepconvNative.sepconv_batchnorm_forward_inference(code(e), n, c, hw,
         in("x", x, size), opt("gamma", gamma, c), opt("beta", beta, c),
         in("runningMean", runningMean, c), in("runningVar", runningVar, c), eps, act(act),
         out("y", y, size)));
@@ -105,7 +105,7 @@ public final class Ops {
     checkMask(mask);
     long size = volume("n", n, "c", c, "hw", hw);
     FloatPointer py = act(act) != 0 ? in("y", y, size) : opt("y", y, size);
-    NativeLib.check(SepconvNative.sepconv_batchnorm_backward(code(e), n, c, hw, mask,
+    done("batchnorm backward", Profiler.start(), SepconvNative.sepconv_batchnorm_backward(code(e), n, c, hw, mask,
         in("x", x, size), py, in("dy", dy, size), opt("gamma", gamma, c),
         in("saveMean", saveMean, c), in("saveInvstd", saveInvstd, c), act(act),
         (mask & Grad.INPUT) != 0 ? out("dx", dx, size) : null,
@@ -121,7 +121,7 @@ public final class Ops {
       FloatBuffer gamma, FloatBuffer beta, FloatBuffer mean, FloatBuffer var, float eps) {
     if (c < 1) throw new IllegalArgumentException("c must be >= 1, got " + c);
     if (perChannel < 1) throw new IllegalArgumentException("perChannel must be >= 1, got " + perChannel);
-    NativeLib.check(SepconvNative.sepconv_batchnorm_fold(c, perChannel,
+    done("batchnorm fold", Profiler.start(), SepconvNative.sepconv_batchnorm_fold(c, perChannel,
         out("w", w, Math.multiplyExact(c, perChannel)), out("bias", bias, c), opt("gamma", gamma, c),
         opt("beta", beta, c), in("mean", mean, c), in("var", var, c), eps));
   }
@@ -131,7 +131,7 @@ public final class Ops {
   /** y = act(x) over count floats; y may be x. */
   public static void activationForward(Exec e, Activation act, long count, FloatBuffer x, FloatBuffer y) {
     checkCount(count);
-    NativeLib.check(SepconvNative.sepconv_activation_forward(code(e), act(act), count,
+    done("activation forward", Profiler.start(), SepconvNative.sepconv_activation_forward(code(e), act(act), count,
         in("x", x, count), out("y", y, count)));
   }
 
@@ -139,14 +139,14 @@ public final class Ops {
   public static void activationBackward(Exec e, Activation act, long count, FloatBuffer y,
       FloatBuffer dy, FloatBuffer dx) {
     checkCount(count);
-    NativeLib.check(SepconvNative.sepconv_activation_backward(code(e), act(act), count,
+    done("activation backward", Profiler.start(), SepconvNative.sepconv_activation_backward(code(e), act(act), count,
         in("y", y, count), in("dy", dy, count), out("dx", dx, count)));
   }
 
   /** y = a + b (the residual add); y may be a or b. Its backward is the identity. */
   public static void add(Exec e, long count, FloatBuffer a, FloatBuffer b, FloatBuffer y) {
     checkCount(count);
-    NativeLib.check(SepconvNative.sepconv_add(code(e), count, in("a", a, count), in("b", b, count),
+    done("add", Profiler.start(), SepconvNative.sepconv_add(code(e), count, in("a", a, count), in("b", b, count),
         out("y", y, count)));
   }
 
@@ -155,14 +155,14 @@ public final class Ops {
   public static void avgPool2dForward(Exec e, Pool2dSpec p, FloatBuffer x, FloatBuffer y) {
     FloatPointer px = in("x", x, p.inputSize()), py = out("y", y, p.outputSize());
     try (Pool2dDesc d = p.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_avgpool2d_forward(code(e), d, px, py));
+      done("avgpool2d forward", Profiler.start(), SepconvNative.sepconv_avgpool2d_forward(code(e), d, px, py));
     }
   }
 
   public static void avgPool2dBackward(Exec e, Pool2dSpec p, FloatBuffer dy, FloatBuffer dx) {
     FloatPointer pdy = in("dy", dy, p.outputSize()), pdx = out("dx", dx, p.inputSize());
     try (Pool2dDesc d = p.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_avgpool2d_backward(code(e), d, pdy, pdx));
+      done("avgpool2d backward", Profiler.start(), SepconvNative.sepconv_avgpool2d_backward(code(e), d, pdy, pdx));
     }
   }
 
@@ -171,7 +171,7 @@ public final class Ops {
     FloatPointer px = in("x", x, p.inputSize()), py = out("y", y, p.outputSize());
     IntPointer pa = argmax == null ? null : ints("argmax", argmax, p.outputSize(), true);
     try (Pool2dDesc d = p.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_maxpool2d_forward(code(e), d, px, py, pa));
+      done("maxpool2d forward", Profiler.start(), SepconvNative.sepconv_maxpool2d_forward(code(e), d, px, py, pa));
     }
   }
 
@@ -179,20 +179,20 @@ public final class Ops {
     FloatPointer pdy = in("dy", dy, p.outputSize()), pdx = out("dx", dx, p.inputSize());
     IntPointer pa = ints("argmax", argmax, p.outputSize(), false);
     try (Pool2dDesc d = p.toNative()) {
-      NativeLib.check(SepconvNative.sepconv_maxpool2d_backward(code(e), d, pdy, pa, pdx));
+      done("maxpool2d backward", Profiler.start(), SepconvNative.sepconv_maxpool2d_backward(code(e), d, pdy, pa, pdx));
     }
   }
 
   /** [n][c][hw] -> [n][c] */
   public static void globalAvgPoolForward(Exec e, int n, int c, int hw, FloatBuffer x, FloatBuffer y) {
     long size = volume("n", n, "c", c, "hw", hw);
-    NativeLib.check(SepconvNative.sepconv_global_avgpool_forward(code(e), n, c, hw,
+    done("global avgpool forward", Profiler.start(), SepconvNative.sepconv_global_avgpool_forward(code(e), n, c, hw,
         in("x", x, size), out("y", y, (long) n * c)));
   }
 
   public static void globalAvgPoolBackward(Exec e, int n, int c, int hw, FloatBuffer dy, FloatBuffer dx) {
     long size = volume("n", n, "c", c, "hw", hw);
-    NativeLib.check(SepconvNative.sepconv_global_avgpool_backward(code(e), n, c, hw,
+    done("global avgpool backward", Profiler.start(), SepconvNative.sepconv_global_avgpool_backward(code(e), n, c, hw,
         in("dy", dy, (long) n * c), out("dx", dx, size)));
   }
 
@@ -202,7 +202,7 @@ public final class Ops {
   public static void linearForward(Exec e, int n, int in, int outF, FloatBuffer x, FloatBuffer w,
       FloatBuffer bias, FloatBuffer y) {
     volume("n", n, "inFeatures", in, "outFeatures", outF);
-    NativeLib.check(SepconvNative.sepconv_linear_forward(code(e), n, in, outF,
+    done("linear forward", Profiler.start(), SepconvNative.sepconv_linear_forward(code(e), n, in, outF,
         in("x", x, (long) n * in), in("w", w, (long) outF * in), opt("bias", bias, outF),
         out("y", y, (long) n * outF)));
   }
@@ -212,7 +212,7 @@ public final class Ops {
     checkMask(mask);
     volume("n", n, "inFeatures", in, "outFeatures", outF);
     boolean gi = (mask & Grad.INPUT) != 0, gw = (mask & Grad.WEIGHT) != 0, gb = (mask & Grad.BIAS) != 0;
-    NativeLib.check(SepconvNative.sepconv_linear_backward(code(e), n, in, outF, mask,
+    done("linear backward", Profiler.start(), SepconvNative.sepconv_linear_backward(code(e), n, in, outF, mask,
         gw ? in("x", x, (long) n * in) : opt("x", x, (long) n * in),
         gi ? in("w", w, (long) outF * in) : opt("w", w, (long) outF * in),
         in("dy", dy, (long) n * outF),
@@ -231,7 +231,7 @@ public final class Ops {
       IntBuffer labels, float labelSmoothing, FloatBuffer probs) {
     long size = volume("n", n, "classes", classes, "one", 1);
     try (FloatPointer loss = new FloatPointer(1)) {
-      NativeLib.check(SepconvNative.sepconv_softmax_xent_forward(code(e), n, classes,
+      done("softmax xent forward", Profiler.start(), SepconvNative.sepconv_softmax_xent_forward(code(e), n, classes,
           in("logits", logits, size), ints("labels", labels, n, false), labelSmoothing,
           out("probs", probs, size), loss));
       return loss.get();
@@ -242,12 +242,24 @@ public final class Ops {
   public static void softmaxCrossEntropyBackward(Exec e, int n, int classes, FloatBuffer probs,
       IntBuffer labels, float labelSmoothing, float dloss, FloatBuffer dlogits) {
     long size = volume("n", n, "classes", classes, "one", 1);
-    NativeLib.check(SepconvNative.sepconv_softmax_xent_backward(code(e), n, classes,
+    done("softmax xent backward", Profiler.start(), SepconvNative.sepconv_softmax_xent_backward(code(e), n, classes,
         in("probs", probs, size), ints("labels", labels, n, false), labelSmoothing, dloss,
         out("dlogits", dlogits, size)));
   }
 
   // ------------------------------------------------------------------ argument checks
+
+  /** Records the call's time (t0 is taken before the native call's arguments are evaluated). */
+  private static void done(String op, long t0, int status) {
+    Profiler.stop(op, t0);
+    NativeLib.check(status);
+  }
+
+  private static String family(Conv2dSpec s) {
+    if (s.isDepthwise()) return "conv depthwise";
+    if (s.kh == 1 && s.kw == 1 && s.groups == 1) return "conv pointwise";
+    return s.groups == 1 ? "conv dense" : "conv grouped";
+  }
 
   private static int code(Exec e) {
     if (e == null) throw new IllegalArgumentException("exec must not be null (use Exec.CPU)");
