@@ -60,12 +60,12 @@ public final class F {
       boolean training, float momentum, float eps, Activation act) {
     int n = dim(x, 0), c = dim(x, 1);
     int hw = (int) (x.value().size() / ((long) n * c));
+    if (!training && GradMode.isEnabled() && (req(x) || req(gamma) || req(beta)))
+      throw new UnsupportedOperationException("backward through BatchNorm in eval mode is not supported: run inference under GradMode.noGrad()");
     Tensor y = Tensor.empty(x.value().shape());
     var g = gamma == null ? null : gamma.value().buffer();
     var b = beta == null ? null : beta.value().buffer();
     if (!training) {
-      if (GradMode.isEnabled() && (req(x) || req(gamma) || req(beta)))
-        throw new UnsupportedOperationException("backward through BatchNorm in eval mode is not supported: run inference under GradMode.noGrad()");
       Ops.batchNormForwardInference(Exec.CPU, n, c, hw, x.value().buffer(), g, b, runningMean.buffer(), runningVar.buffer(), eps, act, y.buffer());
       return Variable.result("batchnorm-eval", y, null, null, x, gamma, beta);
     }

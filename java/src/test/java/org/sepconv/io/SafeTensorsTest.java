@@ -1,0 +1,262 @@
+package org.sepconv.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sepconv.autograd.Variable;
+import org.sepconv.nn.Module;
+import org.sepconv.tensor.Tensor;
+
+class SafeTensorsTest {
+  @TempDir Path dir;
+  private final List<Tensor> owned = new ArrayList<>();
+
+  @AfterEach
+  void free() {
+    owned.forEach(Tensor::close);
+  }
+
+  private Tensor own(Tensor t) {
+    owned.add(t);
+    return t;
+  }
+
+  private Map<String, Tensor> loadOwned(Path f) {
+    Map<String, Tensor> m = SafeTensors.load(f);
+    owned.addAll(m.values());
+    return m;
+  }
+
+  private static int[] bits(Tensor t) {
+    float[] f = t.toArray();
+    int[] b = new int[f.length];
+    for (int i = 0; i < f.length; i++) b[i] = Float.floatToRawIntBits(f[i]);
+    return b;
+  }
+
+  /** A file from a header string (padded as given) and raw data bytes. */
+  private Path file(String name, String header, byte[] data) throws IOException {
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(h.length).put(h).put(data);
+    Path f = dir.resolve(name);
+    Files.write(f, b.array());
+    return f;
+  }
+
+  @Test
+  void roundTripIsBitExact() {
+    Random rng = new Random(7);
+    Map<String, Tensor> src = new LinkedHashMap<>();
+    src.put("conv.weight", own(Tensor.rand(rng, 8, 3, 3, 3)));
+    src.put("special", own(Tensor.of(new float[] {-0f, Float.MIN_VALUE, Float.NaN, Float.intBitsToFloat(0x7fc12345),
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MAX_VALUE, 1e-40f}, 2, 4)));
+    src.put("scalar", own(Tensor.of(new float[] {3.5f})));
+    src.put("empty", own(Tensor.zeros(0, 3)));
+    src.put("big", own(Tensor.rand(rng, 300_000))); // spans two 1 MiB chunks
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("format", "pt");
+    meta.put("quote\"back\\slash", "tab\tnewline\nctrl\u0001 unicode é 漢 🙂");
+    Path f = dir.resolve("m.safetensors");
+    SafeTensors.save(f, src, meta);
+    Map<String, Tensor> back = loadOwned(f);
+    assertEquals(new ArrayList<>(src.keySet()), new ArrayList<>(back.keySet()), "keys in the map's order");
+    for (String k : src.keySet()) {
+      assertEquals(src.get(k).shape(), back.get(k).shape(), k);
+      assertArrayEquals(bits(src.get(k)), bits(back.get(k)), k);
+    }
+    assertEquals(0, back.get("scalar").shape().rank());
+    assertEquals(meta, SafeTensors.metadata(f));
+  }
+
+  /** The exact bytes of a tiny file: the format must not drift. */
+  @Test
+  void goldenByteLayout() throws IOException {
+    Map<String, Tensor> src = new LinkedHashMap<>();
+    src.put("a", own(Tensor.of(new float[] {1f, -2f}, 2)));
+    src.put("bn.num_batches_tracked", own(Tensor.of(new float[] {7f})));
+    Path f = dir.resolve("golden.safetensors");
+    SafeTensors.save(f, src, Map.of("format", "pt"));
+    String json = "{\"__metadata__\":{\"format\":\"pt\"},"
+        + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        + "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]}} "; // 159 + 1 pad
+    ByteBuffer want = ByteBuffer.allocate(8 + 160 + 16).order(ByteOrder.LITTLE_ENDIAN);
+    want.putLong(160).put(json.getBytes(StandardCharsets.US_ASCII));
+    want.put(new byte[] {0, 0, (byte) 0x80, 0x3f, 0, 0, 0, (byte) 0xc0}); // 1.0f, -2.0f
+    want.put(new byte[] {7, 0, 0, 0, 0, 0, 0, 0}); // 7L
+    assertEquals(160, json.length());
+    assertArrayEquals(want.array(), Files.readAllBytes(f));
+    Map<String, Tensor> back = loadOwned(f);
+    assertArrayEquals(new float[] {7f}, back.get("bn.num_batches_tracked").toArray());
+  }
+
+  /** A file as another writer could produce it: whitespace, other key order, I32/I64, escapes. */
+  @Test
+  void readsForeignLayouts() throws IOException {
+    ByteBuffer data = ByteBuffer.allocate(4 + 16 + 8).order(ByteOrder.LITTLE_ENDIAN);
+    data.putInt(-5).putLong(1L << 40).putLong(-3).putFloat(0.25f).putFloat(-8f);
+    String header = "{ \"b\\u00e9\\\"x\" : {\"shape\": [2, 1], \"dtype\": \"I64\", \"data_offsets\": [4, 20]},\n"
+        + "  \"f\": {\"data_offsets\":[20,28],\"dtype\":\"F32\",\"shape\":[2]},"
+        + "  \"i\": {\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]},"
+        + "  \"__metadata__\": {\"k\": \"v\\n\\u2603\"}}   ";
+    Path f = file("foreign.safetensors", header, data.array());
+    Map<String, Tensor> m = loadOwned(f);
+    assertEquals(List.of("bé\"x", "f", "i"), new ArrayList<>(m.keySet()));
+    assertArrayEquals(new float[] {(float) (1L << 40), -3f}, m.get("bé\"x").toArray());
+    assertArrayEquals(new int[] {2, 1}, m.get("bé\"x").shape().dims());
+    assertArrayEquals(new float[] {0.25f, -8f}, m.get("f").toArray());
+    assertArrayEquals(new float[] {-5f}, m.get("i").toArray());
+    assertEquals(Map.of("k", "v\n\u2603"), SafeTensors.metadata(f));
+  }
+
+  private void assertRejected(Path f, String... fragments) {
+    long live = Tensor.liveCount();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.load(f));
+    assertTrue(e.getMessage().contains(f.toString()), "names the file: " + e.getMessage());
+    for (String s : fragments) assertTrue(e.getMessage().contains(s), "mentions '" + s + "': " + e.getMessage());
+    assertEquals(live, Tensor.liveCount(), "a rejected load leaves no tensors behind");
+  }
+
+  private static final String F2 = "\"dtype\":\"F32\",\"shape\":[2]";
+
+  @Test
+  void rejectsCorruptFiles() throws IOException {
+    byte[] d8 = new byte[8], d16 = new byte[16];
+    Files.write(dir.resolve("empty.st"), new byte[0]);
+    assertRejected(dir.resolve("empty.st"), "truncated");
+    Files.write(dir.resolve("tiny.st"), new byte[] {1, 2, 3});
+    assertRejected(dir.resolve("tiny.st"), "truncated");
+    Path good = file("good.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d8);
+    byte[] all = Files.readAllBytes(good);
+    Files.write(dir.resolve("cut.st"), java.util.Arrays.copyOf(all, all.length - 3));
+    assertRejected(dir.resolve("cut.st"), "out of range (data is 5 bytes)");
+    Files.write(dir.resolve("cuthead.st"), java.util.Arrays.copyOf(all, 20));
+    assertRejected(dir.resolve("cuthead.st"), "beyond the file");
+    ByteBuffer huge = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-2).putLong(0);
+    Files.write(dir.resolve("huge.st"), huge.array());
+    assertRejected(dir.resolve("huge.st"), "beyond the file");
+    assertRejected(file("json.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}", d8), "bad JSON");
+    assertRejected(file("json2.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8],}}", d8), "bad JSON");
+    assertRejected(file("array.st", "[1,2]", d8), "not a JSON object");
+    assertRejected(file("dup.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d8), "duplicate key");
+    assertRejected(file("f16.st", "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}", d8), "unsupported dtype F16", "\"h\"");
+    assertRejected(file("range.st", "{\"a\":{" + F2 + ",\"data_offsets\":[8,16]}}", d8), "out of range");
+    assertRejected(file("size.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", d8), "needs 12");
+    assertRejected(file("overlap.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"b\":{" + F2 + ",\"data_offsets\":[4,12]}}",
+        new byte[12]), "overlaps");
+    assertRejected(file("gap.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"b\":{" + F2 + ",\"data_offsets\":[12,20]}}",
+        new byte[20]), "belong to no tensor");
+    assertRejected(file("trailing.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d16), "cover 8");
+    assertRejected(file("meta.st", "{\"__metadata__\":{\"k\":1}}", new byte[0]), "not a string");
+    assertRejected(file("shape.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", d8), "bad shape");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.metadata(dir.resolve("f16.st")));
+    assertTrue(e.getMessage().contains("f16.st") && e.getMessage().contains("F16"), e.getMessage());
+  }
+
+  /** A save that fails half-way (a closed tensor after a written one) leaves the old file and no temporaries. */
+  @Test
+  void abortedSaveKeepsTheOldFile() throws IOException {
+    Path f = dir.resolve("ckpt.safetensors");
+    SafeTensors.save(f, Map.of("w", own(Tensor.of(new float[] {1, 2, 3}, 3))), Map.of("epoch", "1"));
+    byte[] before = Files.readAllBytes(f);
+    Tensor closed = Tensor.zeros(4);
+    closed.close();
+    Map<String, Tensor> bad = new LinkedHashMap<>();
+    bad.put("first", own(Tensor.rand(new Random(1), 100_000)));
+    bad.put("gone", closed);
+    RuntimeException e = assertThrows(RuntimeException.class, () -> SafeTensors.save(f, bad, Map.of("epoch", "2")));
+    assertTrue(e.getMessage().contains("gone"), e.getMessage());
+    assertArrayEquals(before, Files.readAllBytes(f));
+    try (Stream<Path> s = Files.list(dir)) {
+      assertEquals(List.of("ckpt.safetensors"), s.map(p -> p.getFileName().toString()).collect(Collectors.toList()));
+    }
+    assertEquals(Map.of("epoch", "1"), SafeTensors.metadata(f));
+  }
+
+  @Test
+  void saveReplacesAnExistingFile() throws IOException {
+    Path f = dir.resolve("x.safetensors");
+    SafeTensors.save(f, Map.of("a", own(Tensor.of(new float[] {1}, 1))), null);
+    SafeTensors.save(f, Map.of("b", own(Tensor.of(new float[] {2, 3}, 2))), Map.of());
+    Map<String, Tensor> m = loadOwned(f);
+    assertEquals(List.of("b"), new ArrayList<>(m.keySet()));
+    if (Files.getFileStore(f).supportsFileAttributeView("posix"))
+      assertEquals(PosixFilePermissions.fromString("rw-r--r--"), Files.getPosixFilePermissions(f), "not the temp file's owner-only mode");
+    assertEquals(Map.of(), SafeTensors.metadata(f));
+  }
+
+  @Test
+  void rejectsBadNamesAndNonIntegerCounters() {
+    Path f = dir.resolve("bad.safetensors");
+    Tensor t = own(Tensor.of(new float[] {1}, 1));
+    assertThrows(IllegalArgumentException.class, () -> SafeTensors.save(f, Map.of("__metadata__", t), null));
+    assertThrows(IllegalArgumentException.class, () -> SafeTensors.save(f, Map.of("", t), null));
+    Tensor half = own(Tensor.of(new float[] {2.5f}, 1));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SafeTensors.save(f, Map.of("bn.num_batches_tracked", half), null));
+    assertTrue(e.getMessage().contains("non-integer"), e.getMessage());
+    assertTrue(Files.notExists(f));
+  }
+
+  /** A tiny model: a parameter, a child with a parameter and two buffers (BN-like). */
+  static final class Tiny extends Module {
+    static final class Norm extends Module {
+      Norm(float seed) {
+        param("weight", Tensor.of(new float[] {seed, seed + 1}, 2));
+        buffer("running_mean", Tensor.of(new float[] {seed * 2, -seed}, 2));
+        buffer("num_batches_tracked", Tensor.of(new float[] {seed * 10}));
+      }
+
+      @Override
+      public Variable forward(Variable x) {
+        return x;
+      }
+    }
+
+    Tiny(float seed, int width) {
+      param("w", Tensor.of(new float[] {seed, -seed, seed / 3, 4, 5, 6}, 2, 3));
+      register("bn", new Norm(seed));
+      if (width > 0) param("extra", Tensor.zeros(width));
+    }
+
+    @Override
+    public Variable forward(Variable x) {
+      return x;
+    }
+  }
+
+  @Test
+  void moduleRoundTripWithLoadInto() {
+    Path f = dir.resolve("tiny.safetensors");
+    try (Tiny a = new Tiny(3, 0); Tiny b = new Tiny(-1, 0)) {
+      SafeTensors.save(f, a.stateDict(), Map.of("arch", "tiny"));
+      SafeTensors.loadInto(b, f);
+      for (Map.Entry<String, Tensor> e : a.stateDict().entrySet())
+        assertArrayEquals(bits(e.getValue()), bits(b.stateDict().get(e.getKey())), e.getKey());
+    }
+    try (Tiny c = new Tiny(0, 4)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.loadInto(c, f));
+      assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("missing keys: [extra]"), e.getMessage());
+      assertArrayEquals(new float[] {0, 1}, c.stateDict().get("bn.weight").toArray(), "nothing copied");
+    }
+  }
+}
