@@ -3,6 +3,10 @@ package org.sepconv.cli;
 import java.util.Locale;
 import java.util.Random;
 import org.sepconv.Sepconv;
+import org.sepconv.models.MobileNetV1;
+import org.sepconv.models.MobileNetV2;
+import org.sepconv.models.ResNet18;
+import org.sepconv.models.Summary;
 import org.sepconv.nativeapi.NativeLib;
 import org.sepconv.ops.Activation;
 import org.sepconv.ops.Conv2dSpec;
@@ -25,6 +29,9 @@ public final class Main {
         case "demo":
           demo();
           break;
+        case "summary":
+          summary(args);
+          break;
         case "-h":
         case "--help":
         case "help":
@@ -35,6 +42,9 @@ public final class Main {
           usage();
           System.exit(2);
       }
+    } catch (NumberFormatException e) {
+      System.err.println("sepconv: not a number: " + e.getMessage());
+      System.exit(2);
     } catch (RuntimeException e) {
       System.err.println("sepconv: " + e.getMessage());
       System.exit(1);
@@ -45,7 +55,46 @@ public final class Main {
     System.out.println("usage: java -jar sepconv.jar <command>\n"
         + "  info   the native engine: version, CPU instruction set, threads, BLAS, CUDA\n"
         + "  demo   one MobileNetV2 depthwise-separable block, forward and backward, timed\n"
-        + "         and checked against the naive reference");
+        + "         and checked against the naive reference\n"
+        + "  summary [--model mobilenetv1|mobilenetv2|resnet18] [--variant cifar|imagenet]\n"
+        + "          [--width-mult A] [--classes K]\n"
+        + "         the layer table with output shapes, parameters and MACs per image");
+  }
+
+  private static void summary(String[] args) {
+    String model = "mobilenetv2", variant = "cifar";
+    float width = 1f;
+    int classes = -1;
+    for (int i = 1; i < args.length; i++) {
+      String a = args[i];
+      if (i + 1 >= args.length) throw new IllegalArgumentException(a + ": missing value");
+      String v = args[++i];
+      switch (a) {
+        case "--model": model = v; break;
+        case "--variant": variant = v; break;
+        case "--width-mult": width = Float.parseFloat(v); break;
+        case "--classes": classes = Integer.parseInt(v); break;
+        default: throw new IllegalArgumentException("unknown option '" + a + "' (see --help)");
+      }
+    }
+    boolean cifar;
+    if (variant.equals("cifar")) cifar = true;
+    else if (variant.equals("imagenet")) cifar = false;
+    else throw new IllegalArgumentException("--variant must be cifar or imagenet, got '" + variant + "'");
+    if (classes < 0) classes = cifar ? 10 : 1000;
+    int size = cifar ? 32 : 224;
+    Random rng = new Random(0);
+    org.sepconv.nn.Module m;
+    switch (model) {
+      case "mobilenetv1": m = cifar ? MobileNetV1.cifar(classes, width, rng) : MobileNetV1.imagenet(classes, width, rng); break;
+      case "mobilenetv2": m = cifar ? MobileNetV2.cifar(classes, width, rng) : MobileNetV2.imagenet(classes, width, rng); break;
+      case "resnet18": m = cifar ? ResNet18.cifar(classes, rng) : ResNet18.imagenet(classes, rng); break;
+      default: throw new IllegalArgumentException("--model must be mobilenetv1, mobilenetv2 or resnet18, got '" + model + "'");
+    }
+    try (m) {
+      System.out.println(model + " (" + variant + ", " + classes + " classes, input 3x" + size + "x" + size + ")");
+      System.out.print(Summary.of(m, 3, size, size));
+    }
   }
 
   private static void info() {
