@@ -195,44 +195,58 @@ void pack_b(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, fl
   }
 }
 
-}  // namespace
-
-void gemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
-                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) {
-    for (int i = 0; i < m; i++) {
-      float* q = c + (int64_t)i * ldc;
-      if (beta == 0.0f)
-        for (int j = 0; j < n; j++) q[j] = 0.0f;
-      else if (beta != 1.0f)
-        for (int j = 0; j < n; j++) q[j] *= beta;
+// pack_b for an indexed B: B(p, j) = b[row_off[p] + col_off[j]].
+void pack_b_indexed(const float* b, const int64_t* row_off, const int64_t* col_off, int p0,
+                    int kc, int j0, int nc, float* dst) {
+  for (int jr = 0; jr < nc; jr += NR) {
+    const int nr = std::min(NR, nc - jr);
+    const int64_t* co = col_off + j0 + jr;
+    float* d = dst + (int64_t)jr * kc;
+    for (int p = 0; p < kc; p++) {
+      const float* src = b + row_off[p0 + p];
+      float* q = d + p * NR;
+      if (nr == NR) {
+        for (int j = 0; j < NR; j++) q[j] = src[co[j]];
+      } else {
+        for (int j = 0; j < nr; j++) q[j] = src[co[j]];
+        for (int j = nr; j < NR; j++) q[j] = 0.0f;
+      }
     }
-    return;
   }
-  // K slices of equal depth (e.g. 576 -> 3 x 192) so no slice is a thin remainder.
-  const int kslices = (k + KC - 1) / KC;
+}
+
+// K slices of equal depth (e.g. 576 -> 3 x 192) so no slice is a thin remainder.
+inline int k_slices(int k) { return (k + KC - 1) / KC; }
+inline int slice_start(int k, int ks, int kslices) { return (int)((int64_t)k * ks / kslices); }
+
+// The blocked loop nest. pack_a_block(i0, mc, p0, kc, ks, ap_scratch) returns the packed
+// MR-row panels of rows [i0, i0+mc) x depth [p0, p0+kc); pack_b_block(p0, kc, j0, nc, dst).
+template <class PackA, class PackB>
+void gemm_core(int m, int n, int k, bool need_ap, float beta, float* c, int ldc,
+               PackA&& pack_a_block, PackB&& pack_b_block) {
+  const int kslices = k_slices(k);
   const int kc_max = (k + kslices - 1) / kslices;
   const int nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int mc_max = std::min(MC, (m + MR - 1) / MR * MR);
-  Workspace ws((size_t)kc_max * nc_max + (size_t)kc_max * mc_max + MR * NR + 16);
+  const size_t ap_size = need_ap ? (size_t)kc_max * mc_max : 0;
+  Workspace ws((size_t)kc_max * nc_max + ap_size + MR * NR + 16);
   float* bp = ws.data();
   float* ap = bp + (size_t)kc_max * nc_max;
-  float* tile = ap + (size_t)kc_max * mc_max;  // edge tiles (unaligned access only)
+  float* tile = ap + ap_size;  // edge tiles (unaligned access only)
 
   for (int j0 = 0; j0 < n; j0 += NC) {
     const int nc = std::min(NC, n - j0);
     for (int ks = 0; ks < kslices; ks++) {
-      const int p0 = (int)((int64_t)k * ks / kslices), p1 = (int)((int64_t)k * (ks + 1) / kslices);
+      const int p0 = slice_start(k, ks, kslices), p1 = slice_start(k, ks + 1, kslices);
       const int kc = p1 - p0;
       const bool first = ks == 0;
-      pack_b(trans_b, b, ldb, p0, kc, j0, nc, bp);
+      pack_b_block(p0, kc, j0, nc, bp);
       for (int i0 = 0; i0 < m; i0 += MC) {
         const int mc = std::min(MC, m - i0);
-        pack_a(trans_a, a, lda, i0, mc, p0, kc, alpha, ap);
+        const float* apk = pack_a_block(i0, mc, p0, kc, ap);
         for (int ir = 0; ir < mc; ir += MR) {
           const int mr = std::min(MR, mc - ir);
-          const float* apan = ap + (int64_t)ir * kc;
+          const float* apan = apk + (int64_t)ir * kc;
           for (int jr = 0; jr < nc; jr += NR) {
             const int nr = std::min(NR, nc - jr);
             const float* bpan = bp + (int64_t)jr * kc;
@@ -257,6 +271,75 @@ void gemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
       }
     }
   }
+}
+
+// C = beta*C for the degenerate cases (k == 0 or alpha == 0).
+void scale_c(int m, int n, float beta, float* c, int ldc) {
+  for (int i = 0; i < m; i++) {
+    float* q = c + (int64_t)i * ldc;
+    if (beta == 0.0f)
+      for (int j = 0; j < n; j++) q[j] = 0.0f;
+    else if (beta != 1.0f)
+      for (int j = 0; j < n; j++) q[j] *= beta;
+  }
+}
+
+inline int64_t padded_m(int m) { return (int64_t)(m + MR - 1) / MR * MR; }
+
+}  // namespace
+
+void gemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) return scale_c(m, n, beta, c, ldc);
+  gemm_core(
+      m, n, k, true, beta, c, ldc,
+      [&](int i0, int mc, int p0, int kc, float* ap) {
+        pack_a(trans_a, a, lda, i0, mc, p0, kc, alpha, ap);
+        return (const float*)ap;
+      },
+      [&](int p0, int kc, int j0, int nc, float* bp) {
+        pack_b(trans_b, b, ldb, p0, kc, j0, nc, bp);
+      });
+}
+
+int gemm_mr() { return MR; }
+
+// Slice ks (depth [p0, p1)) starts at p0 * padded_m(m); its panel of rows [i, i+MR) at i*kc.
+size_t gemm_packed_a_size(int m, int k) {
+  return m > 0 && k > 0 ? (size_t)(padded_m(m) * k) : 0;
+}
+
+void gemm_pack_a(bool trans_a, int m, int k, float alpha, const float* a, int lda, int row0,
+                 int row1, float* packed) {
+  if (m <= 0 || k <= 0) return;
+  row1 = std::min(row1, m);
+  if (row1 <= row0) return;
+  const int kslices = k_slices(k);
+  const int64_t mp = padded_m(m);
+  for (int ks = 0; ks < kslices; ks++) {
+    const int p0 = slice_start(k, ks, kslices), kc = slice_start(k, ks + 1, kslices) - p0;
+    pack_a(trans_a, a, lda, row0, row1 - row0, p0, kc, alpha,
+           packed + p0 * mp + (int64_t)row0 * kc);
+  }
+}
+
+void gemm_serial_packed_a(const float* packed_a, int m, int n, int k, const GemmB& b,
+                          float beta, float* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scale_c(m, n, beta, c, ldc);
+  const int64_t mp = padded_m(m);
+  auto pa = [&](int i0, int mc, int p0, int kc, float*) {
+    return packed_a + p0 * mp + (int64_t)i0 * kc;
+  };
+  if (b.row_off)
+    gemm_core(m, n, k, false, beta, c, ldc, pa, [&](int p0, int kc, int j0, int nc, float* bp) {
+      pack_b_indexed(b.b, b.row_off, b.col_off, p0, kc, j0, nc, bp);
+    });
+  else
+    gemm_core(m, n, k, false, beta, c, ldc, pa, [&](int p0, int kc, int j0, int nc, float* bp) {
+      pack_b(b.trans, b.b, (int)b.ldb, p0, kc, j0, nc, bp);
+    });
 }
 
 }  // namespace SEPCONV_ISA_NS
