@@ -44,15 +44,15 @@ static ConvGeom make_geom(const sepconv_conv2d* d) {
   g.oh = (int)oh, g.ow = (int)ow;
   g.cin_g = g.c_in / g.groups, g.cout_g = g.c_out / g.groups;
   const int64_t limit = (int64_t)1 << 31;
-  SEPCONV_CHECK_ARG((int64_t)g.n * g.c_in * g.h * g.w < limit &&
-                        (int64_t)g.n * g.c_out * oh * ow < limit &&
-                        (int64_t)g.c_out * g.cin_g * g.kh * g.kw < limit &&
-                        (int64_t)g.cin_g * g.kh * g.kw * oh * ow < limit,
+  SEPCONV_CHECK_ARG(numel({g.n, g.c_in, g.h, g.w}, "x") < limit &&
+                        numel({g.n, g.c_out, oh, ow}, "y") < limit &&
+                        numel({g.c_out, g.cin_g, g.kh, g.kw}, "w") < limit &&
+                        numel({g.cin_g, g.kh, g.kw, oh, ow}, "patch matrix") < limit,
                     "tensors must have fewer than 2^31 elements");
   return g;
 }
 
-static bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in && g.cin_g == 1; }
+static bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in; }
 
 }  // namespace sepconv
 

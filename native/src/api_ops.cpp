@@ -13,26 +13,9 @@
 namespace sepconv {
 namespace {
 
-// The product of `dims` as an element count; fails naming `what` when it (or its size in
-// bytes) does not fit int64.
-int64_t numel(std::initializer_list<int64_t> dims, const char* what) {
-  int64_t r = 1;
-  for (int64_t d : dims)
-    if (__builtin_mul_overflow(r, d, &r) ||
-        r > std::numeric_limits<int64_t>::max() / (int64_t)sizeof(float))
-      fail(SEPCONV_EINVAL, "%s: the element count overflows int64", what);
-  return r;
-}
-
 void check_act(int act) {
   SEPCONV_CHECK_ARG(act >= SEPCONV_ACT_NONE && act <= SEPCONV_ACT_RELU6,
                     "act must be 0 (NONE), 1 (RELU) or 2 (RELU6), got %d", act);
-}
-
-void check_mask(int mask) {
-  SEPCONV_CHECK_ARG((mask & ~7) == 0,
-                    "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d",
-                    mask);
 }
 
 void check_eps(float eps) {

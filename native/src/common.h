@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <new>
 #include <string>
 
@@ -41,10 +42,13 @@ int num_threads();
 // ---- ISA dispatch: kernel files in kernels/ are compiled once per ISA into the
 // namespaces isa_generic, isa_avx2 and isa_avx512.
 int active_isa();
-#define SEPCONV_ISA_CALL(fn, ...)                                                      \
-  (::sepconv::active_isa() == SEPCONV_ISA_AVX512 ? ::sepconv::isa_avx512::fn(__VA_ARGS__) \
-   : ::sepconv::active_isa() == SEPCONV_ISA_AVX2 ? ::sepconv::isa_avx2::fn(__VA_ARGS__)   \
-                                                 : ::sepconv::isa_generic::fn(__VA_ARGS__))
+// SEPCONV_ISA_CALL_AT runs the copy for a given ISA (read once by callers that must use the
+// same ISA for several calls, e.g. packing and multiplying).
+#define SEPCONV_ISA_CALL_AT(isa, fn, ...)                                \
+  ((isa) == SEPCONV_ISA_AVX512 ? ::sepconv::isa_avx512::fn(__VA_ARGS__) \
+   : (isa) == SEPCONV_ISA_AVX2 ? ::sepconv::isa_avx2::fn(__VA_ARGS__)   \
+                               : ::sepconv::isa_generic::fn(__VA_ARGS__))
+#define SEPCONV_ISA_CALL(fn, ...) SEPCONV_ISA_CALL_AT(::sepconv::active_isa(), fn, __VA_ARGS__)
 // Declares the same kernel list in all three namespaces: LIST(ns) must expand to
 // `namespace ns { ...declarations... }`.
 #define SEPCONV_DECLARE_FOR_EACH_ISA(LIST) LIST(isa_generic) LIST(isa_avx2) LIST(isa_avx512)
@@ -90,6 +94,11 @@ struct Exec {
 };
 Exec parse_exec(int exec, const char* op);
 
+// The product of `dims` as an element count; fails naming `what` when it (or its size in
+// bytes) does not fit int64.
+int64_t numel(std::initializer_list<int64_t> dims, const char* what);
+// mask must combine GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7).
+void check_mask(int mask);
 // Validates a backward's mask (0..7) and that every pointer the mask needs is non-NULL:
 // dy always; w and dx for GRAD_INPUT; x and dw for GRAD_WEIGHT; dbias for GRAD_BIAS.
 void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,

@@ -56,10 +56,6 @@ void mm(bool par, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float
 // built-in kernel's micro-panels, shared read-only by every task: before, each task re-packed
 // all of W_g per GEMM of ~1000 columns. The ISA is read once so that packing and multiplying
 // use the same panel layout; the bits equal gemm_serial's.
-#define SEPCONV_KCALL(isa, fn, ...)                                          \
-  ((isa) == SEPCONV_ISA_AVX512 ? ::sepconv::isa_avx512::fn(__VA_ARGS__)      \
-   : (isa) == SEPCONV_ISA_AVX2 ? ::sepconv::isa_avx2::fn(__VA_ARGS__)        \
-                               : ::sepconv::isa_generic::fn(__VA_ARGS__))
 
 struct PackedA {
   int isa, m, k;
@@ -68,20 +64,20 @@ struct PackedA {
   // Packs op(A_g) (m x k) of every group; A_g = a + gi*group_stride, leading dimension lda.
   PackedA(int isa_, bool trans, int m_, int k_, int groups, const float* a, int64_t group_stride,
           int lda)
-      : isa(isa_), m(m_), k(k_), per_group(SEPCONV_KCALL(isa_, gemm_packed_a_size, m_, k_)),
+      : isa(isa_), m(m_), k(k_), per_group(SEPCONV_ISA_CALL_AT(isa_, gemm_packed_a_size, m_, k_)),
         ws(per_group * groups) {
-    const int rows = SEPCONV_KCALL(isa, gemm_mr) * 16;  // whole micro-panels per piece
+    const int rows = SEPCONV_ISA_CALL_AT(isa, gemm_mr) * 16;  // whole micro-panels per piece
     const int64_t pieces = (m + rows - 1) / rows;
     parallel_for(pieces * groups, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; t++) {
         const int gi = (int)(t / pieces), r0 = (int)(t % pieces) * rows;
-        SEPCONV_KCALL(isa, gemm_pack_a, trans, m, k, 1.0f, a + gi * group_stride, lda, r0,
+        SEPCONV_ISA_CALL_AT(isa, gemm_pack_a, trans, m, k, 1.0f, a + gi * group_stride, lda, r0,
                       r0 + rows, ws.data() + gi * per_group);
       }
     });
   }
   void mul(int gi, int n, const GemmB& b, float beta, float* c, int64_t ldc) const {
-    SEPCONV_KCALL(isa, gemm_serial_packed_a, ws.data() + gi * per_group, m, n, k, b, beta, c,
+    SEPCONV_ISA_CALL_AT(isa, gemm_serial_packed_a, ws.data() + gi * per_group, m, n, k, b, beta, c,
                   (int)ldc);
   }
 };

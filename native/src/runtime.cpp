@@ -85,7 +85,9 @@ class Pool {
     cv_.notify_all();
     do_chunks();
     std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [this] { return done_ == chunks_; });
+    // also wait for every worker to leave do_chunks: one still there could otherwise claim an
+    // index of the next job against this job's chunk count
+    done_cv_.wait(lk, [this] { return done_ == chunks_ && active_ == 0; });
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -117,8 +119,11 @@ class Pool {
         cv_.wait(lk, [&] { return quit_ || (generation_ != seen && job_ != nullptr); });
         if (quit_) return;
         seen = generation_;
+        active_++;
       }
       do_chunks();
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--active_ == 0) done_cv_.notify_all();
     }
   }
 
@@ -142,6 +147,7 @@ class Pool {
   int chunks_ = 0;
   std::atomic<int> next_{0};
   int done_ = 0;
+  int active_ = 0;  // workers inside do_chunks
   uint64_t generation_ = 0;
   std::exception_ptr error_;
 };
@@ -202,11 +208,23 @@ Exec parse_exec(int exec, const char* op) {
   return e;
 }
 
-void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,
-                         const void* dw, const void* dbias) {
+int64_t numel(std::initializer_list<int64_t> dims, const char* what) {
+  int64_t r = 1;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(r, d, &r) || r > INT64_MAX / (int64_t)sizeof(float))
+      fail(SEPCONV_EINVAL, "%s: the element count overflows int64", what);
+  return r;
+}
+
+void check_mask(int mask) {
   SEPCONV_CHECK_ARG((mask & ~7) == 0,
                     "mask must be a combination of GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7), got %d",
                     mask);
+}
+
+void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,
+                         const void* dw, const void* dbias) {
+  check_mask(mask);
   if (mask == 0) return;
   SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
   if (mask & SEPCONV_GRAD_INPUT) {

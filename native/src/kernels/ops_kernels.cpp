@@ -567,13 +567,8 @@ void activation_forward(int act, int64_t count, const float* x, float* y) {
   SEPCONV_ACT_SWITCH(act, act_fwd<ACT>(count, x, y));
 }
 
+// act is RELU or RELU6: the entry point handles NONE (dx = dy) without reading y.
 void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
-  if (act == SEPCONV_ACT_NONE) {
-    if (dx != dy) for_chunks(count, [&](int64_t i0, int64_t i1) {
-        std::memcpy(dx + i0, dy + i0, (size_t)(i1 - i0) * sizeof(float));
-      });
-    return;
-  }
   SEPCONV_ACT_SWITCH(act, act_bwd<ACT>(count, y, dy, dx));
 }
 
