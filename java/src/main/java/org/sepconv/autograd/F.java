@@ -3,6 +3,7 @@ package org.sepconv.autograd;
 import java.nio.IntBuffer;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.bytedeco.javacpp.IntPointer;
 import org.sepconv.ops.Activation;
 import org.sepconv.ops.Conv2dSpec;
@@ -25,6 +26,18 @@ public final class F {
     return v.value().shape().get(axis);
   }
 
+  /** A new tensor of the given shape filled by op; freed again if op throws. */
+  private static Tensor output(Shape shape, Consumer<Tensor> op) {
+    Tensor t = Tensor.empty(shape);
+    try {
+      op.accept(t);
+      return t;
+    } catch (RuntimeException e) {
+      t.close();
+      throw e;
+    }
+  }
+
   private static boolean req(Variable v) {
     return v != null && v.requiresGrad();
   }
@@ -38,17 +51,15 @@ public final class F {
       throw new IllegalArgumentException("w: expected " + cIn / Math.max(groups, 1) + " input channels per group, got " + dim(w, 1));
     Conv2dSpec s = Conv2dSpec.of(dim(x, 0), cIn, dim(x, 2), dim(x, 3), dim(w, 0), dim(w, 2)).withKernel(dim(w, 2), dim(w, 3))
         .withStride(stride).withPad(pad).withDilation(dilation).withGroups(groups);
-    Tensor y = Tensor.empty(Shape.of(s.n, s.cOut, s.outH(), s.outW()));
-    Ops.conv2dForward(Exec.CPU, s, x.value().buffer(), w.value().buffer(), bias == null ? null : bias.value().buffer(), y.buffer());
+    Tensor y = output(Shape.of(s.n, s.cOut, s.outH(), s.outW()), t ->
+        Ops.conv2dForward(Exec.CPU, s, x.value().buffer(), w.value().buffer(), bias == null ? null : bias.value().buffer(), t.buffer()));
     return Variable.result("conv2d", y, out -> {
-      int mask = (req(x) ? Grad.INPUT : 0) | (req(w) ? Grad.WEIGHT : 0) | (req(bias) ? Grad.BIAS : 0);
-      if (req(w)) w.gradBuffer();
-      if (req(bias)) bias.gradBuffer();
-      Runnable weights = () -> Ops.conv2dBackward(Exec.CPU, s, mask & ~Grad.INPUT, x.value().buffer(), w.value().buffer(),
-          out.grad().buffer(), null, req(w) ? w.grad().buffer() : null, req(bias) ? bias.grad().buffer() : null);
+      if (req(w) || req(bias))
+        Ops.conv2dBackward(Exec.CPU, s, (req(w) ? Grad.WEIGHT : 0) | (req(bias) ? Grad.BIAS : 0), x.value().buffer(),
+            w.value().buffer(), out.grad().buffer(), null, req(w) ? w.gradBuffer().buffer() : null,
+            req(bias) ? bias.gradBuffer().buffer() : null);
       if (req(x))
         x.accumulate(dx -> Ops.conv2dBackward(Exec.CPU, s, Grad.INPUT, null, w.value().buffer(), out.grad().buffer(), dx.buffer(), null, null));
-      if ((mask & ~Grad.INPUT) != 0) weights.run();
     }, null, x, w, bias);
   }
 
@@ -62,27 +73,32 @@ public final class F {
     int hw = (int) (x.value().size() / ((long) n * c));
     if (!training && GradMode.isEnabled() && (req(x) || req(gamma) || req(beta)))
       throw new UnsupportedOperationException("backward through BatchNorm in eval mode is not supported: run inference under GradMode.noGrad()");
-    Tensor y = Tensor.empty(x.value().shape());
     var g = gamma == null ? null : gamma.value().buffer();
     var b = beta == null ? null : beta.value().buffer();
     if (!training) {
-      Ops.batchNormForwardInference(Exec.CPU, n, c, hw, x.value().buffer(), g, b, runningMean.buffer(), runningVar.buffer(), eps, act, y.buffer());
+      Tensor y = output(x.value().shape(), t -> Ops.batchNormForwardInference(Exec.CPU, n, c, hw, x.value().buffer(), g, b,
+          runningMean.buffer(), runningVar.buffer(), eps, act, t.buffer()));
       return Variable.result("batchnorm-eval", y, null, null, x, gamma, beta);
     }
-    Tensor mean = Tensor.empty(Shape.of(c)), invstd = Tensor.empty(Shape.of(c));
-    Ops.batchNormForwardTraining(Exec.CPU, n, c, hw, x.value().buffer(), g, b, eps, momentum,
-        runningMean == null ? null : runningMean.buffer(), runningVar == null ? null : runningVar.buffer(),
-        mean.buffer(), invstd.buffer(), act, y.buffer());
+    Tensor mean = Tensor.empty(Shape.of(c)), invstd = Tensor.empty(Shape.of(c)), y;
+    try {
+      y = output(x.value().shape(), t -> Ops.batchNormForwardTraining(Exec.CPU, n, c, hw, x.value().buffer(), g, b, eps, momentum,
+          runningMean == null ? null : runningMean.buffer(), runningVar == null ? null : runningVar.buffer(),
+          mean.buffer(), invstd.buffer(), act, t.buffer()));
+    } catch (RuntimeException e) {
+      mean.close();
+      invstd.close();
+      throw e;
+    }
     return Variable.result("batchnorm", y, out -> {
       int mask = (req(x) ? Grad.INPUT : 0) | (req(gamma) ? Grad.WEIGHT : 0) | (req(beta) ? Grad.BIAS : 0);
       var dg = req(gamma) ? gamma.gradBuffer().buffer() : null;
       var db = req(beta) ? beta.gradBuffer().buffer() : null;
-      if (req(x))
-        x.accumulate(dx -> Ops.batchNormBackward(Exec.CPU, n, c, hw, mask, x.value().buffer(), out.value().buffer(),
-            out.grad().buffer(), gamma == null ? null : gamma.value().buffer(), mean.buffer(), invstd.buffer(), act, dx.buffer(), dg, db));
-      else
-        Ops.batchNormBackward(Exec.CPU, n, c, hw, mask, x.value().buffer(), out.value().buffer(), out.grad().buffer(),
-            gamma == null ? null : gamma.value().buffer(), mean.buffer(), invstd.buffer(), act, null, dg, db);
+      Consumer<Tensor> backward = dx -> Ops.batchNormBackward(Exec.CPU, n, c, hw, mask, x.value().buffer(), out.value().buffer(),
+          out.grad().buffer(), gamma == null ? null : gamma.value().buffer(), mean.buffer(), invstd.buffer(), act,
+          dx == null ? null : dx.buffer(), dg, db);
+      if (req(x)) x.accumulate(backward);
+      else backward.accept(null);
     }, List.of(mean, invstd), x, gamma, beta);
   }
 
@@ -95,8 +111,8 @@ public final class F {
   }
 
   static Variable activation(Variable x, Activation act) {
-    Tensor y = Tensor.empty(x.value().shape());
-    Ops.activationForward(Exec.CPU, act, y.size(), x.value().buffer(), y.buffer());
+    Tensor y = output(x.value().shape(), t ->
+        Ops.activationForward(Exec.CPU, act, t.size(), x.value().buffer(), t.buffer()));
     return Variable.result(act.name().toLowerCase(), y, out -> x.accumulate(dx ->
         Ops.activationBackward(Exec.CPU, act, dx.size(), out.value().buffer(), out.grad().buffer(), dx.buffer())), null, x);
   }
@@ -105,8 +121,8 @@ public final class F {
   public static Variable add(Variable a, Variable b) {
     if (!a.value().shape().equals(b.value().shape()))
       throw new IllegalArgumentException("b: expected shape " + a.value().shape() + ", got " + b.value().shape());
-    Tensor y = Tensor.empty(a.value().shape());
-    Ops.add(Exec.CPU, y.size(), a.value().buffer(), b.value().buffer(), y.buffer());
+    Tensor y = output(a.value().shape(), t ->
+        Ops.add(Exec.CPU, t.size(), a.value().buffer(), b.value().buffer(), t.buffer()));
     return Variable.result("add", y, out -> {
       if (req(a)) a.accumulate(d -> d.copyFrom(out.grad()));
       if (req(b)) b.accumulate(d -> d.copyFrom(out.grad()));
@@ -115,17 +131,22 @@ public final class F {
 
   public static Variable avgPool2d(Variable x, int k, int stride, int pad, boolean countIncludePad) {
     Pool2dSpec p = new Pool2dSpec(dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), k, stride, pad, countIncludePad);
-    Tensor y = Tensor.empty(Shape.of(p.n, p.c, p.outH(), p.outW()));
-    Ops.avgPool2dForward(Exec.CPU, p, x.value().buffer(), y.buffer());
+    Tensor y = output(Shape.of(p.n, p.c, p.outH(), p.outW()), t ->
+        Ops.avgPool2dForward(Exec.CPU, p, x.value().buffer(), t.buffer()));
     return Variable.result("avgpool2d", y, out -> x.accumulate(dx -> Ops.avgPool2dBackward(Exec.CPU, p, out.grad().buffer(), dx.buffer())), null, x);
   }
 
   public static Variable maxPool2d(Variable x, int k, int stride, int pad) {
     Pool2dSpec p = new Pool2dSpec(dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), k, stride, pad, true);
-    Tensor y = Tensor.empty(Shape.of(p.n, p.c, p.outH(), p.outW()));
     IntPointer argmax = new IntPointer(Math.max(1, p.outputSize()));
     IntBuffer arg = argmax.limit(p.outputSize()).asBuffer();
-    Ops.maxPool2dForward(Exec.CPU, p, x.value().buffer(), y.buffer(), arg);
+    Tensor y;
+    try {
+      y = output(Shape.of(p.n, p.c, p.outH(), p.outW()), t -> Ops.maxPool2dForward(Exec.CPU, p, x.value().buffer(), t.buffer(), arg));
+    } catch (RuntimeException e) {
+      argmax.deallocate();
+      throw e;
+    }
     return Variable.result("maxpool2d", y, out -> x.accumulate(dx -> Ops.maxPool2dBackward(Exec.CPU, p, out.grad().buffer(), arg, dx.buffer())),
         List.<AutoCloseable>of(argmax::deallocate), x);
   }
@@ -133,8 +154,8 @@ public final class F {
   /** [n][c][h][w] -> [n][c] */
   public static Variable globalAvgPool(Variable x) {
     int n = dim(x, 0), c = dim(x, 1), hw = (int) (x.value().size() / ((long) n * c));
-    Tensor y = Tensor.empty(Shape.of(n, c));
-    Ops.globalAvgPoolForward(Exec.CPU, n, c, hw, x.value().buffer(), y.buffer());
+    Tensor y = output(Shape.of(n, c), t ->
+        Ops.globalAvgPoolForward(Exec.CPU, n, c, hw, x.value().buffer(), t.buffer()));
     return Variable.result("global-avgpool", y, out -> x.accumulate(dx -> Ops.globalAvgPoolBackward(Exec.CPU, n, c, hw, out.grad().buffer(), dx.buffer())), null, x);
   }
 
@@ -149,8 +170,8 @@ public final class F {
   public static Variable linear(Variable x, Variable w, Variable bias) {
     int n = dim(x, 0), in = dim(x, 1), outF = dim(w, 0);
     if (dim(w, 1) != in) throw new IllegalArgumentException("w: expected " + in + " input features, got " + dim(w, 1));
-    Tensor y = Tensor.empty(Shape.of(n, outF));
-    Ops.linearForward(Exec.CPU, n, in, outF, x.value().buffer(), w.value().buffer(), bias == null ? null : bias.value().buffer(), y.buffer());
+    Tensor y = output(Shape.of(n, outF), t ->
+        Ops.linearForward(Exec.CPU, n, in, outF, x.value().buffer(), w.value().buffer(), bias == null ? null : bias.value().buffer(), t.buffer()));
     return Variable.result("linear", y, out -> {
       int mask = (req(w) ? Grad.WEIGHT : 0) | (req(bias) ? Grad.BIAS : 0);
       var dw = req(w) ? w.gradBuffer().buffer() : null;

@@ -11,13 +11,20 @@ public final class GradMode {
   }
 
   /** Disables recording until the returned guard is closed (restoring the previous mode). */
-  public static AutoCloseable noGrad() {
+  public static Guard noGrad() {
     boolean before = ENABLED.get();
     ENABLED.set(false);
     return new Guard(before);
   }
 
-  private record Guard(boolean before) implements AutoCloseable {
+  /** Restores the previous grad mode on close; closing throws nothing. */
+  public static final class Guard implements AutoCloseable {
+    private final boolean before;
+
+    private Guard(boolean before) {
+      this.before = before;
+    }
+
     @Override
     public void close() {
       ENABLED.set(before);

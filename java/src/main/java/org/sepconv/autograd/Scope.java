@@ -38,9 +38,9 @@ public final class Scope implements AutoCloseable {
   @Override
   public void close() {
     if (closed) return;
-    closed = true;
     Deque<Scope> stack = STACK.get();
     if (stack.peek() != this) throw new IllegalStateException("scopes must be closed innermost first");
+    closed = true;
     stack.pop();
     for (int i = owned.size() - 1; i >= 0; i--) owned.get(i).close();
     owned.clear();

@@ -28,6 +28,8 @@ public final class Variable implements AutoCloseable {
     void apply(Variable out);
   }
 
+  private static final Variable[] NO_PARENTS = {};
+
   private Tensor value;
   private Tensor grad;
   private final boolean requiresGrad;
@@ -50,7 +52,7 @@ public final class Variable implements AutoCloseable {
 
   /** A leaf that owns {@code value}: a parameter (requiresGrad) or an input. */
   public static Variable leaf(Tensor value, boolean requiresGrad) {
-    return new Variable(value, requiresGrad, true, new Variable[0], null, "leaf");
+    return new Variable(value, requiresGrad, true, NO_PARENTS, null, "leaf");
   }
 
   /**
@@ -61,7 +63,7 @@ public final class Variable implements AutoCloseable {
   public static Variable result(String op, Tensor value, BackwardFn fn, List<? extends AutoCloseable> saved, Variable... parents) {
     boolean req = false;
     if (GradMode.isEnabled()) for (Variable p : parents) if (p != null && p.requiresGrad) req = true;
-    Variable v = req ? new Variable(value, true, false, parents, fn, op) : new Variable(value, false, false, new Variable[0], null, op);
+    Variable v = req ? new Variable(value, true, false, parents, fn, op) : new Variable(value, false, false, NO_PARENTS, null, op);
     if (saved != null) v.saved.addAll(saved);
     if (!req) v.closeSaved();
     Scope.register(v);
@@ -110,7 +112,12 @@ public final class Variable implements AutoCloseable {
   public void accumulate(java.util.function.Consumer<Tensor> writer) {
     if (grad == null) {
       Tensor g = Tensor.empty(value().shape());
-      writer.accept(g);
+      try {
+        writer.accept(g);
+      } catch (RuntimeException e) {
+        g.close();
+        throw e;
+      }
       grad = g;
       return;
     }
@@ -143,7 +150,8 @@ public final class Variable implements AutoCloseable {
     if (!seed.shape().equals(value().shape()))
       throw new IllegalArgumentException("seed: expected shape " + value.shape() + ", got " + seed.shape());
     List<Variable> order = topologicalOrder();
-    gradBuffer().copyFrom(seed);
+    if (grad == null) grad = seed.copy();
+    else grad.copyFrom(seed);
     Collections.reverse(order);
     for (Variable v : order) {
       if (v.leaf) continue;

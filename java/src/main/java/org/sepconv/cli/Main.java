@@ -136,9 +136,11 @@ public final class Main {
       long t1 = System.nanoTime();
       Ops.conv2dForward(Exec.CPU_REFERENCE, pw, h2.buffer(), w2.buffer(), null, ref.buffer());
       double err = 0, max = 0;
-      for (int i = 0; i < y.size(); i++) {
-        err = Math.max(err, Math.abs(y.get(i) - ref.get(i)));
-        max = Math.max(max, Math.abs(ref.get(i)));
+      var yb = y.buffer();
+      var rb = ref.buffer();
+      for (int i = 0; i < yb.capacity(); i++) {
+        err = Math.max(err, Math.abs(yb.get(i) - rb.get(i)));
+        max = Math.max(max, Math.abs(rb.get(i)));
       }
       System.out.printf(Locale.ROOT, "block %s -> %s: forward+backward %.2f ms, max rel. error vs reference %.2e%n",
           dw, pw, (t1 - t0) / 1e6, err / max);

@@ -32,19 +32,16 @@ public final class Summary {
     model.eval();
     StringBuilder sb = new StringBuilder(String.format("%-28s %-22s %-20s %12s %14s%n", "layer", "type", "output", "params", "macs"));
     long macs = 0;
-    try (AutoCloseable g = GradMode.noGrad(); Scope s = Scope.open(); Tensor in = Tensor.zeros(1, c, h, w)) {
+    try (GradMode.Guard g = GradMode.noGrad(); Scope s = Scope.open(); Tensor in = Tensor.zeros(1, c, h, w)) {
       List<Trace.Call> calls = Trace.run(model, Variable.leaf(in, false));
       for (Trace.Call call : calls) {
         Module m = call.module();
-        long p = 0;
-        for (Map.Entry<String, Variable> e : m.namedParameters().entrySet()) p += e.getValue().value().size();
+        long p = m.parameterCount();
         long mac = macs(m, call.output());
         macs += mac;
         String type = m.getClass().getSimpleName() + (call.fused() == null ? "" : "+" + call.fused());
         sb.append(String.format("%-28s %-22s %-20s %,12d %,14d%n", names.getOrDefault(m, "?"), type, call.output(), p, mac));
       }
-    } catch (Exception e) {
-      throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
     } finally {
       model.train(training);
     }

@@ -43,7 +43,7 @@ public final class Ops {
     FloatPointer px = in("x", x, s.inputSize()), pw = in("w", w, s.weightSize());
     FloatPointer pb = opt("bias", bias, s.cOut), py = out("y", y, s.outputSize());
     try (Conv2dDesc d = s.toNative()) {
-      done(family(s) + " forward", Profiler.start(), SepconvNative.sepconv_conv2d_forward(code(e), d, px, pw, pb, py));
+      done(family(s, true), Profiler.start(), SepconvNative.sepconv_conv2d_forward(code(e), d, px, pw, pb, py));
     }
   }
 
@@ -59,7 +59,7 @@ public final class Ops {
     FloatPointer pdw = gw ? out("dw", dw, s.weightSize()) : null;
     FloatPointer pdb = gb ? out("dbias", dbias, s.cOut) : null;
     try (Conv2dDesc d = s.toNative()) {
-      done(family(s) + " backward", Profiler.start(), SepconvNative.sepconv_conv2d_backward(code(e), d, mask, px, pw, pdy, pdx, pdw, pdb));
+      done(family(s, false), Profiler.start(), SepconvNative.sepconv_conv2d_backward(code(e), d, mask, px, pw, pdy, pdx, pdw, pdb));
     }
   }
 
@@ -255,10 +255,12 @@ public final class Ops {
     NativeLib.check(status);
   }
 
-  private static String family(Conv2dSpec s) {
-    if (s.isDepthwise()) return "conv depthwise";
-    if (s.kh == 1 && s.kw == 1 && s.groups == 1) return "conv pointwise";
-    return s.groups == 1 ? "conv dense" : "conv grouped";
+  /** The profiler key of a conv call: constant strings, so a call allocates nothing for it. */
+  private static String family(Conv2dSpec s, boolean forward) {
+    if (s.isDepthwise()) return forward ? "conv depthwise forward" : "conv depthwise backward";
+    if (s.kh == 1 && s.kw == 1 && s.groups == 1) return forward ? "conv pointwise forward" : "conv pointwise backward";
+    if (s.groups == 1) return forward ? "conv dense forward" : "conv dense backward";
+    return forward ? "conv grouped forward" : "conv grouped backward";
   }
 
   private static int code(Exec e) {
@@ -287,25 +289,26 @@ public final class Ops {
     return Math.multiplyExact(Math.multiplyExact((long) a, b), c);
   }
 
-  private static void checkBuffer(String name, Buffer b, long need) {
+  private static void checkBuffer(String name, Buffer b, long need, boolean writable) {
     if (b == null) throw new IllegalArgumentException(name + " must not be null");
     if (!b.isDirect())
       throw new IllegalArgumentException(name + " must be a direct buffer (ByteBuffer.allocateDirect)");
+    ByteOrder order = b instanceof FloatBuffer f ? f.order() : ((IntBuffer) b).order();
+    if (order != ByteOrder.nativeOrder())
+      throw new IllegalArgumentException(name + " must be in native byte order (" + ByteOrder.nativeOrder() + ")");
     if (b.remaining() < need)
       throw new IllegalArgumentException(name + " must have at least " + need + " elements remaining, has " + b.remaining());
+    if (writable && b.isReadOnly()) throw new IllegalArgumentException(name + " must be writable, got a read-only buffer");
   }
 
   private static FloatPointer in(String name, FloatBuffer b, long need) {
-    checkBuffer(name, b, need);
-    if (b.order() != ByteOrder.nativeOrder())
-      throw new IllegalArgumentException(name + " must be in native byte order (" + ByteOrder.nativeOrder() + ")");
+    checkBuffer(name, b, need, false);
     return new FloatPointer(b);
   }
 
   private static FloatPointer out(String name, FloatBuffer b, long need) {
-    FloatPointer p = in(name, b, need);
-    if (b.isReadOnly()) throw new IllegalArgumentException(name + " must be writable, got a read-only buffer");
-    return p;
+    checkBuffer(name, b, need, true);
+    return new FloatPointer(b);
   }
 
   private static FloatPointer opt(String name, FloatBuffer b, long need) {
@@ -317,10 +320,7 @@ public final class Ops {
   }
 
   private static IntPointer ints(String name, IntBuffer b, long need, boolean writable) {
-    checkBuffer(name, b, need);
-    if (b.order() != ByteOrder.nativeOrder())
-      throw new IllegalArgumentException(name + " must be in native byte order (" + ByteOrder.nativeOrder() + ")");
-    if (writable && b.isReadOnly()) throw new IllegalArgumentException(name + " must be writable");
+    checkBuffer(name, b, need, writable);
     return new IntPointer(b);
   }
 }

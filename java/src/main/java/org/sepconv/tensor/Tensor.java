@@ -28,8 +28,11 @@ public final class Tensor implements AutoCloseable {
     this.shape = shape;
     this.device = device;
     this.base = null;
-    this.data = new FloatPointer(Math.max(1, shape.size()));
-    if (data.isNull()) throw new OutOfMemoryError("cannot allocate " + shape.size() * 4 + " bytes off-heap");
+    // plain malloc, no JavaCPP deallocator: close() frees it, and JavaCPP's GC-driven limit
+    // (maxBytes, the Java heap size by default) does not apply to tensor memory
+    Pointer raw = Pointer.malloc(Math.max(1, shape.size()) * 4);
+    if (raw == null || raw.isNull()) throw new OutOfMemoryError("cannot allocate " + shape.size() * 4 + " bytes off-heap");
+    this.data = new FloatPointer(raw).capacity(Math.max(1, shape.size()));
     LIVE_BYTES.addAndGet(shape.size() * 4);
     LIVE_COUNT.incrementAndGet();
   }
@@ -65,8 +68,9 @@ public final class Tensor implements AutoCloseable {
 
   /** A new tensor holding a copy of this one. */
   public Tensor copy() {
+    FloatPointer src = data();
     Tensor t = new Tensor(shape, device);
-    Pointer.memcpy(t.data, data(), shape.size() * 4);
+    Pointer.memcpy(t.data, src, shape.size() * 4);
     return t;
   }
 
@@ -164,7 +168,7 @@ public final class Tensor implements AutoCloseable {
       view = null;
       return;
     }
-    data.deallocate();
+    Pointer.free(data);
     data = null;
     view = null;
     LIVE_BYTES.addAndGet(-shape.size() * 4);
