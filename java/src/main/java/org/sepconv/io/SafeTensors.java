@@ -10,12 +10,8 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -125,12 +121,9 @@ public final class SafeTensors {
     while (head.hasRemaining()) head.put((byte) ' ');
     head.flip();
 
-    Path dir = abs.getParent();
     Path tmp = null;
-    boolean done = false;
     try {
-      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-      keepPermissions(tmp, abs);
+      tmp = AtomicFile.tempBeside(abs);
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         writeFully(ch, head);
         ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
@@ -143,23 +136,12 @@ public final class SafeTensors {
         }
         ch.force(true);
       }
-      try {
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException(file + ": the file system cannot rename atomically", e);
-      }
-      done = true;
-      syncDirectory(dir);
+      AtomicFile.commit(tmp, abs);
+      tmp = null;
     } catch (IOException e) {
       throw new UncheckedIOException("saving " + file + ": " + e.getMessage(), e);
     } finally {
-      if (!done && tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // the original failure is the one to report
-        }
-      }
+      AtomicFile.deleteQuietly(tmp);
     }
   }
 
@@ -194,21 +176,6 @@ public final class SafeTensors {
   }
 
   /** A temp file is created owner-only; give it the permissions of the file it replaces, or rw-r--r--. */
-  private static void keepPermissions(Path tmp, Path target) throws IOException {
-    if (!Files.getFileStore(tmp).supportsFileAttributeView("posix")) return;
-    Files.setPosixFilePermissions(tmp, Files.exists(target)
-        ? Files.getPosixFilePermissions(target) : PosixFilePermissions.fromString("rw-r--r--"));
-  }
-
-  /** Makes the rename durable; not every platform can open a folder, and then it is skipped. */
-  private static void syncDirectory(Path dir) {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    } catch (IOException | UnsupportedOperationException ignored) {
-      // the data itself was forced before the rename
-    }
-  }
-
   private static byte[] utf8(String s, Path file) {
     try {
       ByteBuffer b = StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
