@@ -1,116 +1,123 @@
 package org.sepconv.cli;
 
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.util.Locale;
 import java.util.Random;
 import org.sepconv.Sepconv;
-import org.sepconv.models.MobileNetV1;
-import org.sepconv.models.MobileNetV2;
-import org.sepconv.models.ResNet18;
-import org.sepconv.models.Summary;
+import org.sepconv.data.DataException;
 import org.sepconv.nativeapi.NativeLib;
+import org.sepconv.nativeapi.SepconvException;
 import org.sepconv.ops.Activation;
 import org.sepconv.ops.Conv2dSpec;
 import org.sepconv.ops.Exec;
 import org.sepconv.ops.Grad;
 import org.sepconv.ops.Ops;
 import org.sepconv.tensor.Tensor;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
-/** The sepconv command line. */
-public final class Main {
-  private Main() {}
+/**
+ * The {@code sepconv} command line: {@code info}, {@code demo}, {@code summary}, {@code train},
+ * {@code eval} and {@code predict}. Errors a user can fix (bad flags, missing or corrupt data,
+ * a checkpoint that does not match) print one line, {@code sepconv: <message>}, and exit 1;
+ * a bad command line exits 2 with the usage.
+ */
+@Command(name = "sepconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "Depthwise-separable convolutions for the JVM: train and run MobileNet/ResNet models on the CPU.",
+    subcommands = {HelpCommand.class})
+public final class Main implements Runnable {
+  @Spec CommandSpec spec;
 
   public static void main(String[] args) {
-    String cmd = args.length == 0 ? "info" : args[0];
-    try {
-      switch (cmd) {
-        case "info":
-          info();
-          break;
-        case "demo":
-          demo();
-          break;
-        case "summary":
-          summary(args);
-          break;
-        case "-h":
-        case "--help":
-        case "help":
-          usage();
-          break;
-        default:
-          System.err.println("sepconv: unknown command '" + cmd + "'");
-          usage();
-          System.exit(2);
+    int code = run(System.out, System.err, args);
+    if (code != 0) System.exit(code);
+  }
+
+  /** Runs the command line with the given streams and returns the exit code (for tests and embedding). */
+  public static int run(PrintStream out, PrintStream err, String... args) {
+    if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
+    CommandLine cl = new CommandLine(new Main());
+    cl.addSubcommand("info", new CommandLine(new Info(out)));
+    cl.addSubcommand("demo", new CommandLine(new Demo(out)));
+    cl.addSubcommand("summary", new SummaryCommand(out));
+    cl.addSubcommand("train", new TrainCommand(out));
+    cl.addSubcommand("eval", new EvalCommand(out));
+    cl.addSubcommand("predict", new PredictCommand(out));
+    cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
+    cl.setExecutionExceptionHandler((e, line, parsed) -> {
+      if (e instanceof IllegalArgumentException || e instanceof IllegalStateException || e instanceof DataException
+          || e instanceof SepconvException || e instanceof UncheckedIOException) {
+        err.println("sepconv: " + e.getMessage());
+        return 1;
       }
-    } catch (NumberFormatException e) {
-      System.err.println("sepconv: not a number: " + e.getMessage());
-      System.exit(2);
-    } catch (RuntimeException e) {
-      System.err.println("sepconv: " + e.getMessage());
-      System.exit(1);
+      throw e; // a bug: the stack trace is wanted
+    });
+    return cl.execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** {@code --version}: the library and native engine. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"sepconv " + Sepconv.version()};
     }
   }
 
-  private static void usage() {
-    System.out.println("usage: java -jar sepconv.jar <command>\n"
-        + "  info   the native engine: version, CPU instruction set, threads, BLAS, CUDA\n"
-        + "  demo   one MobileNetV2 depthwise-separable block, forward and backward, timed\n"
-        + "         and checked against the naive reference\n"
-        + "  summary [--model mobilenetv1|mobilenetv2|resnet18] [--variant cifar|imagenet]\n"
-        + "          [--width-mult A] [--classes K]\n"
-        + "         the layer table with output shapes, parameters and MACs per image");
-  }
+  @Command(name = "info", mixinStandardHelpOptions = true,
+      description = "The native engine: version, CPU instruction set, threads, BLAS, CUDA.")
+  static final class Info implements Runnable {
+    private final PrintStream out;
 
-  private static void summary(String[] args) {
-    String model = "mobilenetv2", variant = "cifar";
-    float width = 1f;
-    int classes = -1;
-    for (int i = 1; i < args.length; i++) {
-      String a = args[i];
-      if (i + 1 >= args.length) throw new IllegalArgumentException(a + ": missing value");
-      String v = args[++i];
-      switch (a) {
-        case "--model": model = v; break;
-        case "--variant": variant = v; break;
-        case "--width-mult": width = Float.parseFloat(v); break;
-        case "--classes": classes = Integer.parseInt(v); break;
-        default: throw new IllegalArgumentException("unknown option '" + a + "' (see --help)");
-      }
+    Info(PrintStream out) {
+      this.out = out;
     }
-    boolean cifar;
-    if (variant.equals("cifar")) cifar = true;
-    else if (variant.equals("imagenet")) cifar = false;
-    else throw new IllegalArgumentException("--variant must be cifar or imagenet, got '" + variant + "'");
-    if (classes < 0) classes = cifar ? 10 : 1000;
-    int size = cifar ? 32 : 224;
-    Random rng = new Random(0);
-    org.sepconv.nn.Module m;
-    switch (model) {
-      case "mobilenetv1": m = cifar ? MobileNetV1.cifar(classes, width, rng) : MobileNetV1.imagenet(classes, width, rng); break;
-      case "mobilenetv2": m = cifar ? MobileNetV2.cifar(classes, width, rng) : MobileNetV2.imagenet(classes, width, rng); break;
-      case "resnet18": m = cifar ? ResNet18.cifar(classes, rng) : ResNet18.imagenet(classes, rng); break;
-      default: throw new IllegalArgumentException("--model must be mobilenetv1, mobilenetv2 or resnet18, got '" + model + "'");
-    }
-    try (m) {
-      System.out.println(model + " (" + variant + ", " + classes + " classes, input 3x" + size + "x" + size + ")");
-      System.out.print(Summary.of(m, 3, size, size));
+
+    @Override
+    public void run() {
+      info(out);
     }
   }
 
-  private static void info() {
-    System.out.println("sepconv " + Sepconv.version());
-    System.out.println("cpu isa: " + Sepconv.isa() + " (best supported: " + Sepconv.maxIsa() + ")");
-    System.out.println("threads: " + Sepconv.numThreads());
+  @Command(name = "demo", mixinStandardHelpOptions = true,
+      description = "One MobileNetV2 depthwise-separable block, forward and backward, timed and checked against the "
+          + "naive reference.")
+  static final class Demo implements Runnable {
+    private final PrintStream out;
+
+    Demo(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void run() {
+      demo(out);
+    }
+  }
+
+  static void info(PrintStream out) {
+    out.println("sepconv " + Sepconv.version());
+    out.println("cpu isa: " + Sepconv.isa() + " (best supported: " + Sepconv.maxIsa() + ")");
+    out.println("threads: " + Sepconv.numThreads());
     String blasProblem = NativeLib.blasProblem();
-    System.out.println("blas: " + (Sepconv.blasAttached() ? "OpenBLAS attached" : "built-in GEMM")
+    out.println("blas: " + (Sepconv.blasAttached() ? "OpenBLAS attached" : "built-in GEMM")
         + (blasProblem == null ? "" : " (" + blasProblem + ")"));
     String cuda = Sepconv.cudaUnavailableReason();
-    System.out.println("cuda: " + (cuda == null ? "available" : cuda));
+    out.println("cuda: " + (cuda == null ? "available" : cuda));
   }
 
   /** Depthwise 3x3 + BN + ReLU6, then pointwise 1x1 + BN, on MobileNetV2's 16x16x192 stage. */
-  private static void demo() {
-    info();
+  private static void demo(PrintStream out) {
+    info(out);
     Random rng = new Random(42);
     int n = 64, c = 192, co = 64, hw = 16;
     Conv2dSpec dw = Conv2dSpec.of(n, c, hw, hw, c, 3).withPad(1).withGroups(c);
@@ -142,7 +149,7 @@ public final class Main {
         err = Math.max(err, Math.abs(yb.get(i) - rb.get(i)));
         max = Math.max(max, Math.abs(rb.get(i)));
       }
-      System.out.printf(Locale.ROOT, "block %s -> %s: forward+backward %.2f ms, max rel. error vs reference %.2e%n",
+      out.printf(Locale.ROOT, "block %s -> %s: forward+backward %.2f ms, max rel. error vs reference %.2e%n",
           dw, pw, (t1 - t0) / 1e6, err / max);
     }
   }

@@ -25,4 +25,13 @@ public final class Dropout extends Module {
   }
 
   public float p() { return p; }
+
+  /**
+   * Restarts this layer's mask stream from {@code seed}. A trainer that reseeds every dropout
+   * layer from (run seed, step) before each step makes the masks independent of where a run
+   * was interrupted and resumed.
+   */
+  public void reseed(long seed) {
+    rng.setSeed(seed);
+  }
 }

@@ -1,5 +1,6 @@
 package org.sepconv.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -8,28 +9,41 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class MainTest {
-  static String run(String... args) {
-    PrintStream old = System.out;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-    try {
-      Main.main(args);
-    } finally {
-      System.setOut(old);
-    }
-    return buf.toString(StandardCharsets.UTF_8);
+  /** The exit code, stdout and stderr of one command line. */
+  record Run(int code, String out, String err) {}
+
+  static Run exec(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+    int code = Main.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+        args);
+    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
   void summaryPrintsTheExactParameterCount() {
-    String out = run("summary", "--model", "mobilenetv2", "--variant", "imagenet");
-    assertTrue(out.contains("\nparams: 3504872\n"), out);
-    assertTrue(out.contains("features.18.0"), out);
+    Run r = exec("summary", "--model", "mobilenetv2", "--variant", "imagenet");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\nparams: 3504872\n"), r.out());
+    assertTrue(r.out().contains("features.18.0"), r.out());
+    assertTrue(r.out().contains("\nmacs: "), r.out());
   }
 
   @Test
   void infoNamesTheInstructionSetAndBlas() {
-    String out = run("info");
-    assertTrue(out.contains("cpu isa: ") && out.contains("blas: ") && out.contains("cuda: "), out);
+    Run r = exec("info");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("cpu isa: ") && r.out().contains("blas: ") && r.out().contains("cuda: "), r.out());
+  }
+
+  @Test
+  void badCommandLinesExitTwoWithTheProblem() {
+    Run r = exec("summary", "--no-such-flag");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--no-such-flag"), r.err());
+    r = exec("frobnicate");
+    assertEquals(2, r.code());
+    r = exec("summary", "--model", "vgg16");
+    assertEquals(1, r.code());
+    assertEquals("sepconv: model must be one of [mobilenetv1, mobilenetv2, resnet18], got 'vgg16'\n", r.err());
   }
 }

@@ -1,0 +1,63 @@
+package org.sepconv.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.sepconv.Sepconv;
+import org.sepconv.data.Dataset;
+import org.sepconv.nn.Module;
+import org.sepconv.train.Checkpoint;
+import org.sepconv.train.Evaluator;
+import org.sepconv.train.TrainConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Evaluates a checkpoint on its dataset's test split: loss, accuracy and accuracy per class.")
+final class EvalCommand implements Callable<Integer> {
+  private final PrintStream out;
+
+  @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "a checkpoint written by train, e.g. runs/latest/best.safetensors")
+  Path checkpoint;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "the dataset folder, if not the default (see train --help)")
+  Path data;
+
+  @Option(names = "--batch-size", defaultValue = "256", paramLabel = "N", description = "batch size (default: ${DEFAULT-VALUE})")
+  int batchSize;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "native threads, 0 = one per core (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  EvalCommand(PrintStream out) {
+    this.out = out;
+  }
+
+  @Override
+  public Integer call() {
+    TrainCommand.checkDevice(device);
+    if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+    if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core), got " + threads);
+    if (threads > 0) Sepconv.setNumThreads(threads);
+    Checkpoint ck = Checkpoint.read(checkpoint);
+    TrainConfig cfg = ck.config();
+    Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
+    String[] names = ck.classNames();
+    if (test.classes().length != names.length)
+      throw new IllegalArgumentException(checkpoint + " has " + names.length + " classes, the test set " + test.classes().length);
+    try (Module model = ck.loadModel(checkpoint)) {
+      Evaluator.Result r = Evaluator.evaluate(model, test, ck.mean(), ck.std(), batchSize);
+      out.printf(Locale.ROOT, "%s (%s, epoch %d) on %s test (%d images): loss %.4f, accuracy %.4f, %.0f img/s%n",
+          checkpoint, cfg.model(), ck.epochsDone(), cfg.dataset(), r.images(), r.loss(), r.accuracy(), r.imagesPerSecond());
+      for (int k = 0; k < names.length; k++)
+        out.printf(Locale.ROOT, "  %-12s %.4f (%d/%d)%n", names[k],
+            r.totalPerClass()[k] == 0 ? 0.0 : (double) r.correctPerClass()[k] / r.totalPerClass()[k],
+            r.correctPerClass()[k], r.totalPerClass()[k]);
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,178 @@
+package org.sepconv.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.sepconv.Sepconv;
+import org.sepconv.data.Dataset;
+import org.sepconv.train.Checkpoint;
+import org.sepconv.train.TrainConfig;
+import org.sepconv.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Trains a model, evaluating on the test split after every epoch.",
+        "The run folder (--out) gets last.safetensors (the resume point, written atomically after every epoch and on "
+            + "Ctrl-C), best.safetensors (best test accuracy), metrics.csv and curves.png."},
+    footer = {"", "Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad command line, 3 the loss became "
+        + "NaN/Inf, 130 interrupted (Ctrl-C; the checkpoint was saved)."})
+final class TrainCommand implements Callable<Integer> {
+  private final PrintStream out;
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", defaultValue = "mobilenetv2", description = "mobilenetv1, mobilenetv2 or resnet18 (default: ${DEFAULT-VALUE})")
+  String model;
+
+  @Option(names = "--variant", defaultValue = "cifar", description = "cifar (32x32 stem) or imagenet (default: ${DEFAULT-VALUE})")
+  String variant;
+
+  @Option(names = "--width-mult", defaultValue = "1", paramLabel = "A", description = "MobileNet width multiplier (default: ${DEFAULT-VALUE})")
+  float widthMult;
+
+  @Option(names = "--classes", paramLabel = "K", description = "output classes; must match the dataset (default: the dataset's, 10)")
+  Integer classes;
+
+  @Option(names = "--dataset", defaultValue = "cifar10", description = "cifar10, fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
+  String dataset;
+
+  @Option(names = "--data", paramLabel = "DIR", description = {"the dataset folder. cifar10: cifar-10-batches-bin (default: "
+      + "download into ~/.cache/sepconv or $SEPCONV_CACHE); fashion-mnist: the four IDX .gz files (default: "
+      + "/usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist)"})
+  Path data;
+
+  @Option(names = "--limit-train", defaultValue = "0", paramLabel = "N", description = "train on a seeded subset of N images (default: all)")
+  int limitTrain;
+
+  @Option(names = "--epochs", defaultValue = "30", paramLabel = "N", description = "epochs (default: ${DEFAULT-VALUE}); with --resume, may extend the run")
+  int epochs;
+
+  @Option(names = "--batch-size", defaultValue = "128", paramLabel = "N", description = "batch size (default: ${DEFAULT-VALUE})")
+  int batchSize;
+
+  @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd, adam or adamw (default: ${DEFAULT-VALUE})")
+  String optimizer;
+
+  @Option(names = "--lr", defaultValue = "0.1", paramLabel = "X", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+  double lr;
+
+  @Option(names = "--momentum", defaultValue = "0.9", paramLabel = "X", description = "SGD momentum (default: ${DEFAULT-VALUE})")
+  double momentum;
+
+  @Option(names = "--weight-decay", defaultValue = "5e-4", paramLabel = "X", description = "weight decay: L2 for sgd/adam, decoupled for adamw (default: ${DEFAULT-VALUE})")
+  double weightDecay;
+
+  @Option(names = "--schedule", defaultValue = "cosine", description = "per-step learning rate: cosine (to 0), onecycle, step (x0.1 after each third), constant (default: ${DEFAULT-VALUE})")
+  String schedule;
+
+  @Option(names = "--warmup-epochs", defaultValue = "0", paramLabel = "X", description = "linear warm-up from lr/10 over X epochs (default: ${DEFAULT-VALUE})")
+  double warmupEpochs;
+
+  @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "X", description = "label smoothing in [0, 1) (default: ${DEFAULT-VALUE})")
+  float labelSmoothing;
+
+  @Option(names = "--cutout", defaultValue = "0", paramLabel = "PX", description = "cutout square side in pixels, 0 = off (default: ${DEFAULT-VALUE}); random crop (pad 4) and flip are always on")
+  int cutout;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "native threads, 0 = one per core (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seeds weights, data order, augmentation and dropout (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--out", defaultValue = "runs/latest", paramLabel = "DIR", description = "run folder (default: ${DEFAULT-VALUE})")
+  Path outDir;
+
+  @Option(names = "--resume", description = "continue the run in --out from its last.safetensors, with its stored settings")
+  boolean resume;
+
+  TrainCommand(PrintStream out) {
+    this.out = out;
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    checkDevice(device);
+    if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core), got " + threads);
+    if (threads > 0) Sepconv.setNumThreads(threads);
+    TrainConfig cfg = resume ? resumedConfig() : new TrainConfig(model, variant, widthMult,
+        classes != null ? classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer, lr,
+        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cutout, seed);
+    Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
+    Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
+    if (cfg.limitTrain() > 0) train = train.subset(cfg.limitTrain(), cfg.seed());
+    out.printf(Locale.ROOT, "train: %s (%s, %d classes, width %s) on %s: %d train / %d test images of %dx%dx%d; "
+            + "%d epochs, batch %d, %s lr %s (%s), %d threads, out %s%n", cfg.model(), cfg.variant(), cfg.classes(),
+        cfg.widthMult(), cfg.dataset(), train.size(), test.size(), train.channels(), train.height(), train.width(),
+        cfg.epochs(), cfg.batchSize(), cfg.optimizer(), cfg.lr(), cfg.schedule(), Sepconv.numThreads(), outDir);
+
+    Trainer trainer = new Trainer(cfg, train, test, outDir, out, System.console() != null);
+    Thread hook = new Thread(() -> { // Ctrl-C: let the loop save, then let the JVM exit
+      trainer.requestStop();
+      try {
+        trainer.awaitFinished(120_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "sepconv-save-on-exit");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Trainer.Result r;
+    try {
+      r = trainer.run(resume);
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it returns once run() has returned
+      }
+    }
+    switch (r.outcome()) {
+      case COMPLETED: return 0;
+      case DIVERGED: return 3;
+      default: return 130;
+    }
+  }
+
+  /** The checkpoint's settings; flags given on this command line must agree with them, except --epochs. */
+  private TrainConfig resumedConfig() {
+    Checkpoint ck = Checkpoint.read(Trainer.lastCheckpoint(outDir));
+    TrainConfig stored = ck.config();
+    Map<String, String> storedMeta = stored.toMetadata();
+    TrainConfig mine = new TrainConfig(model, variant, widthMult, classes != null ? classes : stored.classes(), dataset,
+        limitTrain, epochs, batchSize, optimizer, lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing,
+        cutout, seed);
+    Map<String, String> given = mine.toMetadata();
+    List<String> conflicts = new ArrayList<>();
+    for (String key : given.keySet()) {
+      String flag = "--" + key.substring("config.".length()).replace('_', '-');
+      if (flag.equals("--epochs") || spec.findOption(flag) == null || !spec.commandLine().getParseResult().hasMatchedOption(flag))
+        continue;
+      if (!given.get(key).equals(storedMeta.get(key)))
+        conflicts.add(flag + " " + given.get(key) + " (the run has " + storedMeta.get(key) + ")");
+    }
+    if (!conflicts.isEmpty())
+      throw new IllegalArgumentException("--resume continues the run in " + outDir + " with its own settings; these "
+          + "flags differ: " + String.join(", ", conflicts) + ". Start a new --out to change them.");
+    boolean epochsGiven = spec.commandLine().getParseResult().hasMatchedOption("--epochs");
+    return epochsGiven ? stored.withEpochs(epochs) : stored;
+  }
+
+  /** --device: cpu, or cuda with the reason it cannot be used. */
+  static void checkDevice(String device) {
+    if (device.equals("cpu")) return;
+    if (!device.equals("cuda")) throw new IllegalArgumentException("--device must be cpu or cuda, got '" + device + "'");
+    String why = Sepconv.cudaUnavailableReason();
+    if (why != null) throw new IllegalArgumentException("--device cuda: " + why + "; use --device cpu");
+    throw new IllegalArgumentException("--device cuda: a GPU is present, but training on it is not in this build yet "
+        + "(the CUDA kernels are not wired into the Java tensors); use --device cpu");
+  }
+}

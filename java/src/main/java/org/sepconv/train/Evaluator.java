@@ -1,0 +1,79 @@
+package org.sepconv.train;
+
+import java.nio.FloatBuffer;
+import org.sepconv.autograd.F;
+import org.sepconv.autograd.GradMode;
+import org.sepconv.autograd.Scope;
+import org.sepconv.autograd.Variable;
+import org.sepconv.data.Augment;
+import org.sepconv.data.Batch;
+import org.sepconv.data.Dataset;
+import org.sepconv.data.Loader;
+import org.sepconv.nn.Module;
+
+/** Test-set evaluation: mean cross-entropy (no smoothing), accuracy and per-class accuracy. */
+public final class Evaluator {
+  /** The outcome of one evaluation. {@code seconds} includes the data pipeline. */
+  public record Result(double loss, double accuracy, long[] correctPerClass, long[] totalPerClass, int images,
+      double seconds) {
+    public double imagesPerSecond() {
+      return images / Math.max(seconds, 1e-9);
+    }
+  }
+
+  private Evaluator() {}
+
+  /**
+   * Runs {@code model} in eval mode over every image of {@code data} (in order) and puts it
+   * back in the mode it was in.
+   */
+  public static Result evaluate(Module model, Dataset data, float[] mean, float[] std, int batchSize) {
+    int classes = data.classes().length;
+    long[] correct = new long[classes], total = new long[classes];
+    double lossSum = 0;
+    long hits = 0;
+    boolean wasTraining = model.isTraining();
+    model.eval();
+    long t0 = System.nanoTime();
+    try (GradMode.Guard g = GradMode.noGrad();
+        Loader loader = new Loader(data, batchSize, false, Augment.NONE, mean, std, mean.length, 0, 0, 2)) {
+      while (loader.hasNext()) {
+        try (Batch b = loader.next(); Scope s = Scope.open()) {
+          Variable logits = model.forward(Variable.leaf(b.images(), false));
+          lossSum += F.crossEntropy(logits, b.labels(), 0f).value().get(0) * (double) b.size();
+          int[] pred = argmax(logits.value().buffer(), b.size(), logits.value().shape().dims()[1]);
+          for (int i = 0; i < b.size(); i++) {
+            int y = b.labels()[i];
+            total[y]++;
+            if (pred[i] == y) {
+              correct[y]++;
+              hits++;
+            }
+          }
+        }
+      }
+    } finally {
+      model.train(wasTraining);
+    }
+    int n = data.size();
+    return new Result(lossSum / n, (double) hits / n, correct, total, n, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** The index of each row's largest logit ([n, k] row-major); ties go to the lower index. */
+  static int[] argmax(FloatBuffer logits, int n, int k) {
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      int best = 0;
+      float v = logits.get(i * k);
+      for (int j = 1; j < k; j++) {
+        float x = logits.get(i * k + j);
+        if (x > v) {
+          v = x;
+          best = j;
+        }
+      }
+      out[i] = best;
+    }
+    return out;
+  }
+}
