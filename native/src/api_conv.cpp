@@ -1,5 +1,5 @@
 // Entry points of the convolution families: validate, then dispatch (see conv.h).
-#include "conv.h"
+#include "cuda_backend.h"
 
 namespace sepconv {
 
@@ -77,6 +77,9 @@ int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, co
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(w, "w must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (e.device == SEPCONV_DEVICE_CUDA)
+      return is_depthwise(g) ? SEPCONV_CUDA_CALL(depthwise_forward, g, x, w, bias, y)
+                             : SEPCONV_CUDA_CALL(gemm_conv_forward, g, x, w, bias, y);
     if (e.algo == SEPCONV_ALGO_REFERENCE) ref_conv2d_forward(g, x, w, bias, y);
     else if (e.algo == SEPCONV_ALGO_IM2COL) im2col_conv_forward(g, x, w, bias, y);
     else if (is_depthwise(g)) SEPCONV_ISA_CALL(depthwise_forward, g, x, w, bias, y);
@@ -92,6 +95,9 @@ int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const f
     ConvGeom g = make_geom(d);
     check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
+    if (e.device == SEPCONV_DEVICE_CUDA)
+      return is_depthwise(g) ? SEPCONV_CUDA_CALL(depthwise_backward, g, mask, x, w, dy, dx, dw, dbias)
+                             : SEPCONV_CUDA_CALL(gemm_conv_backward, g, mask, x, w, dy, dx, dw, dbias);
     if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_conv2d_backward(g, mask, x, w, dy, dx, dw, dbias);
     if (e.algo == SEPCONV_ALGO_IM2COL) return im2col_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
     if (!is_depthwise(g)) return gemm_conv_backward(g, mask, x, w, dy, dx, dw, dbias);

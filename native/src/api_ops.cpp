@@ -8,7 +8,7 @@
 #include <initializer_list>
 #include <limits>
 
-#include "ops.h"
+#include "cuda_backend.h"
 
 namespace sepconv {
 namespace {
@@ -31,6 +31,7 @@ void check_nchw(int n, int c, int hw) {
 }
 
 bool reference(const Exec& e) { return e.algo == SEPCONV_ALGO_REFERENCE; }
+bool on_cuda(const Exec& e) { return e.device == SEPCONV_DEVICE_CUDA; }
 
 PoolGeom make_pool(const sepconv_pool2d* p) {
   SEPCONV_CHECK_ARG(p != nullptr, "desc must not be NULL");
@@ -77,16 +78,18 @@ void check_linear(int n, int in, int out) {
   numel({out, in}, "out_features*in_features");
 }
 
-void check_xent(int n, int classes, const int32_t* labels, float smoothing) {
+// Labels are range-checked only where they are host memory (CPU); see sepconv.h for CUDA.
+void check_xent(const Exec& e, int n, int classes, const int32_t* labels, float smoothing) {
   SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
   SEPCONV_CHECK_ARG(classes >= 1, "classes must be >= 1, got %d", classes);
   numel({n, classes}, "n*classes");
   SEPCONV_CHECK_ARG(labels, "labels must not be NULL");
   SEPCONV_CHECK_ARG(smoothing >= 0 && smoothing <= 1, "label_smoothing must be in [0, 1], got %g",
                     (double)smoothing);
-  for (int i = 0; i < n; i++)
-    SEPCONV_CHECK_ARG(labels[i] >= 0 && labels[i] < classes,
-                      "labels[%d] must be in [0, %d) (classes), got %d", i, classes, labels[i]);
+  if (!on_cuda(e))
+    for (int i = 0; i < n; i++)
+      SEPCONV_CHECK_ARG(labels[i] >= 0 && labels[i] < classes,
+                        "labels[%d] must be in [0, %d) (classes), got %d", i, classes, labels[i]);
 }
 
 }  // namespace
@@ -114,6 +117,9 @@ int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const flo
     SEPCONV_CHECK_ARG(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got %g",
                       (double)momentum);
     check_act(act);
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(bn_forward_training, n, c, hw, x, gamma, beta, eps, momentum,
+                               running_mean, running_var, save_mean, save_invstd, act, y);
     if (reference(e))
       ref_bn_forward_training(n, c, hw, x, gamma, beta, eps, momentum, running_mean, running_var,
                               save_mean, save_invstd, act, y);
@@ -136,6 +142,9 @@ int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const fl
     SEPCONV_CHECK_ARG(running_var, "running_var must not be NULL");
     check_eps(eps);
     check_act(act);
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(bn_forward_inference, n, c, hw, x, gamma, beta, running_mean,
+                               running_var, eps, act, y);
     if (reference(e))
       ref_bn_forward_inference(n, c, hw, x, gamma, beta, running_mean, running_var, eps, act, y);
     else
@@ -164,6 +173,9 @@ int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const f
     if (mask & SEPCONV_GRAD_INPUT) SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
     if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_CHECK_ARG(dgamma, "dgamma must not be NULL when GRAD_WEIGHT is asked");
     if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbeta, "dbeta must not be NULL when GRAD_BIAS is asked");
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(bn_backward, n, c, hw, mask, x, y, dy, gamma, save_mean,
+                               save_invstd, act, dx, dgamma, dbeta);
     if (reference(e))
       ref_bn_backward(n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act, dx, dgamma,
                       dbeta);
@@ -206,6 +218,7 @@ int sepconv_activation_forward(int exec, int act, int64_t count, const float* x,
     numel({count}, "count");
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(activation_forward, act, count, x, y);
     if (reference(e)) ref_activation_forward(act, count, x, y);
     else SEPCONV_ISA_CALL(activation_forward, act, count, x, y);
   });
@@ -221,6 +234,7 @@ int sepconv_activation_backward(int exec, int act, int64_t count, const float* y
     if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(activation_backward, act, count, y, dy, dx);
     if (act == SEPCONV_ACT_NONE) {  // dx = dy
       if (dx != dy) SEPCONV_ISA_CALL(activation_forward, SEPCONV_ACT_NONE, count, dy, dx);
       return;
@@ -238,6 +252,7 @@ int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* 
     SEPCONV_CHECK_ARG(a, "a must not be NULL");
     SEPCONV_CHECK_ARG(b, "b must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(add, count, a, b, y);
     if (reference(e)) ref_add(count, a, b, y);
     else SEPCONV_ISA_CALL(add, count, a, b, y);
   });
@@ -259,6 +274,7 @@ int sepconv_avgpool2d_forward(int exec, const sepconv_pool2d* p, const float* x,
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(avgpool_forward, g, x, y);
     if (reference(e)) ref_avgpool_forward(g, x, y);
     else SEPCONV_ISA_CALL(avgpool_forward, g, x, y);
   });
@@ -270,6 +286,7 @@ int sepconv_avgpool2d_backward(int exec, const sepconv_pool2d* p, const float* d
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(avgpool_backward, g, dy, dx);
     if (reference(e)) ref_avgpool_backward(g, dy, dx);
     else SEPCONV_ISA_CALL(avgpool_backward, g, dy, dx);
   });
@@ -282,6 +299,7 @@ int sepconv_maxpool2d_forward(int exec, const sepconv_pool2d* p, const float* x,
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(maxpool_forward, g, x, y, argmax);
     if (reference(e)) ref_maxpool_forward(g, x, y, argmax);
     else SEPCONV_ISA_CALL(maxpool_forward, g, x, y, argmax);
   });
@@ -295,6 +313,7 @@ int sepconv_maxpool2d_backward(int exec, const sepconv_pool2d* p, const float* d
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(argmax, "argmax must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(maxpool_backward, g, dy, argmax, dx);
     // Every index must be inside its input plane before dx is touched. Chunks record their
     // first bad position; the smallest one is reported, whatever the thread count.
     const int64_t total = g.planes() * g.out_plane(), plane = g.in_plane();
@@ -323,6 +342,7 @@ int sepconv_global_avgpool_forward(int exec, int n, int c, int hw, const float* 
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(global_avgpool_forward, n, c, hw, x, y);
     if (reference(e)) ref_global_avgpool_forward(n, c, hw, x, y);
     else SEPCONV_ISA_CALL(global_avgpool_forward, n, c, hw, x, y);
   });
@@ -334,6 +354,7 @@ int sepconv_global_avgpool_backward(int exec, int n, int c, int hw, const float*
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    if (on_cuda(e)) return SEPCONV_CUDA_CALL(global_avgpool_backward, n, c, hw, dy, dx);
     if (reference(e)) ref_global_avgpool_backward(n, c, hw, dy, dx);
     else SEPCONV_ISA_CALL(global_avgpool_backward, n, c, hw, dy, dx);
   });
@@ -348,6 +369,8 @@ int sepconv_linear_forward(int exec, int n, int in_features, int out_features, c
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(w, "w must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(linear_forward, n, in_features, out_features, x, w, bias, y);
     if (reference(e)) return ref_linear_forward(n, in_features, out_features, x, w, bias, y);
     if (bias)
       parallel_for(n, [&](int64_t i0, int64_t i1) {
@@ -367,6 +390,9 @@ int sepconv_linear_backward(int exec, int n, int in_features, int out_features, 
     check_linear(n, in_features, out_features);
     check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(linear_backward, n, in_features, out_features, mask, x, w, dy, dx,
+                               dw, dbias);
     if (reference(e))
       return ref_linear_backward(n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
     if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
@@ -388,7 +414,10 @@ int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logi
     SEPCONV_CHECK_ARG(logits, "logits must not be NULL");
     SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
     SEPCONV_CHECK_ARG(loss, "loss must not be NULL");
-    check_xent(n, classes, labels, label_smoothing);
+    check_xent(e, n, classes, labels, label_smoothing);
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(softmax_xent_forward, n, classes, logits, labels, label_smoothing,
+                               probs, loss);
     if (reference(e))
       return ref_softmax_xent_forward(n, classes, logits, labels, label_smoothing, probs, loss);
     Workspace ws((size_t)n * 2);  // one double per row
@@ -407,7 +436,10 @@ int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* pro
     Exec e = parse_exec(exec, "softmax_xent_backward");
     SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
     SEPCONV_CHECK_ARG(dlogits, "dlogits must not be NULL");
-    check_xent(n, classes, labels, label_smoothing);
+    check_xent(e, n, classes, labels, label_smoothing);
+    if (on_cuda(e))
+      return SEPCONV_CUDA_CALL(softmax_xent_backward, n, classes, probs, labels, label_smoothing,
+                               dloss, dlogits);
     if (reference(e))
       return ref_softmax_xent_backward(n, classes, probs, labels, label_smoothing, dloss,
                                        dlogits);

@@ -86,8 +86,9 @@ int guarded(const std::function<void()>& f);
 }  // namespace sepconv
 
 namespace sepconv {
-// The decoded `exec` argument. parse_exec validates it; ops without a kernel for the
-// requested device fail with SEPCONV_EUNSUPPORTED naming `op`.
+// The decoded `exec` argument. parse_exec validates it and fails with SEPCONV_EUNSUPPORTED,
+// naming `op`, for CUDA in a build without CUDA and for CUDA with an algo other than AUTO
+// (the reference and im2col kernels are CPU-only).
 struct Exec {
   int device;
   int algo;

@@ -203,8 +203,17 @@ Exec parse_exec(int exec, const char* op) {
   Exec e{exec & 15, exec >> 4};
   SEPCONV_CHECK_ARG(exec >= 0 && e.device <= SEPCONV_DEVICE_CUDA && e.algo <= SEPCONV_ALGO_IM2COL,
                     "exec must be SEPCONV_EXEC(device in 0..1, algo in 0..2), got %d", exec);
-  if (e.device == SEPCONV_DEVICE_CUDA)
-    fail(SEPCONV_EUNSUPPORTED, "%s: no CUDA kernel in this build; use the CPU device", op);
+  if (e.device == SEPCONV_DEVICE_CUDA) {
+#ifndef SEPCONV_HAS_CUDA
+    fail(SEPCONV_EUNSUPPORTED,
+         "%s: CUDA unavailable: this build has no CUDA backend (nvcc was not found when it was "
+         "compiled); use the CPU device",
+         op);
+#endif
+    if (e.algo != SEPCONV_ALGO_AUTO)
+      fail(SEPCONV_EUNSUPPORTED,
+           "%s: the reference and im2col kernels run on the CPU only; use AUTO on CUDA", op);
+  }
   return e;
 }
 

@@ -162,10 +162,69 @@ SEPCONV_API int sepconv_softmax_xent_backward(int exec, int n, int classes, cons
                                   const int32_t* labels, float label_smoothing, float dloss,
                                   float* dlogits);
 
-/* ---- CUDA availability ---- */
+/* ---- optimizer updates: one fused pass over one parameter tensor, in place ----
+ * Element arithmetic is float, in the order torch.optim uses for fp32 parameters; the scalar
+ * hyperparameters are converted (and the bias corrections computed) in double first.
+ * `step` is this tensor's update count including this one (1 on its first update). */
+/* torch.optim.SGD: d = g + wd*p; with momentum mu != 0: b = (step == 1 ? d : mu*b + (1-damp)*d),
+ * d = nesterov ? d + mu*b : b; then p -= lr*d. momentum_buffer is read only when mu != 0. */
+SEPCONV_API int sepconv_sgd_update(int exec, int64_t count, float* p, const float* g,
+                                   float* momentum_buffer, double lr, double momentum,
+                                   double dampening, double weight_decay, int nesterov,
+                                   int64_t step);
+/* torch.optim.Adam (decoupled = 0: g += wd*p) and AdamW (decoupled = 1: p *= 1 - lr*wd):
+ * m = m + (1-b1)*(g-m); v = b2*v + (1-b2)*g*g;
+ * p -= (lr/(1-b1^step)) * m / (sqrt(v)/sqrt(1-b2^step) + eps). */
+SEPCONV_API int sepconv_adam_update(int exec, int64_t count, float* p, const float* g,
+                                    float* exp_avg, float* exp_avg_sq, double lr, double beta1,
+                                    double beta2, double eps, double weight_decay, int decoupled,
+                                    int64_t step);
+
+/* ---- CUDA runtime and memory ----
+ * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers
+ * and run asynchronously on device 0, on the library's one stream (sepconv_cuda_stream), in
+ * call order; an error of a kernel that already ran surfaces at the next synchronising call.
+ * Only SEPCONV_ALGO_AUTO runs on CUDA: REFERENCE and IM2COL are CPU-only. Host-side range checks
+ * that would need to read device memory (softmax labels, maxpool argmax) are not done on
+ * CUDA: an out-of-range label gives a NaN loss, an out-of-range argmax is ignored.
+ * In a build without CUDA every function here answers SEPCONV_EUNSUPPORTED. */
 /* SEPCONV_OK if a CUDA device can be used; otherwise the reason is in sepconv_last_error()
  * (built without CUDA, no driver, no device). */
 SEPCONV_API int sepconv_cuda_available(void);
+/* Number of CUDA devices (0, with status OK, where the driver or device is missing). */
+SEPCONV_API int sepconv_cuda_device_count(int* count);
+/* The device's name, NUL-terminated and cut to capacity bytes. */
+SEPCONV_API int sepconv_cuda_device_name(int device, char* name, int capacity);
+SEPCONV_API int sepconv_cuda_device_capability(int device, int* major, int* minor);
+/* Device memory from a caching allocator: freed blocks are kept in size-class free lists and
+ * reused in stream order, so a training step that allocates the same sizes as the last one
+ * calls no cudaMalloc/cudaFree. bytes >= 0 (0 gives NULL). Blocks are 256-byte aligned. */
+SEPCONV_API int sepconv_cuda_malloc(int64_t bytes, void** ptr);
+/* Returns a block to its free list (NULL is a no-op; a pointer not from sepconv_cuda_malloc is
+ * an error). The block may be handed out again at once: work queued on the library's stream
+ * that still reads it runs first. Work on other streams must be synchronised by the caller. */
+SEPCONV_API int sepconv_cuda_free(void* ptr);
+/* Waits for the stream, then gives every cached free block back to the driver. */
+SEPCONV_API int sepconv_cuda_empty_cache(void);
+/* allocated: bytes held by callers now; reserved: bytes taken from the driver (held + cached);
+ * peak: the highest `allocated` so far. Any pointer may be NULL. */
+SEPCONV_API int sepconv_cuda_memory_stats(int64_t* allocated, int64_t* reserved, int64_t* peak);
+#define SEPCONV_MEMCPY_HOST_TO_DEVICE 1
+#define SEPCONV_MEMCPY_DEVICE_TO_HOST 2
+#define SEPCONV_MEMCPY_DEVICE_TO_DEVICE 3
+/* Copies on the library's stream. Host-to-device and device-to-host return when the copy is
+ * done (the host buffer may be reused or read); device-to-device is queued. */
+SEPCONV_API int sepconv_cuda_memcpy(void* dst, const void* src, int64_t bytes, int kind);
+/* Sets bytes of device memory to (unsigned char)value, queued on the library's stream. */
+SEPCONV_API int sepconv_cuda_memset(void* ptr, int value, int64_t bytes);
+/* Waits until all queued work is done; reports the first asynchronous error. */
+SEPCONV_API int sepconv_cuda_synchronize(void);
+/* The library's cudaStream_t, for callers that queue their own work in the same order. */
+SEPCONV_API int sepconv_cuda_stream(void** stream);
+/* TF32 tensor cores for convolutions and linear (1 = on, 0 = exact fp32, the default).
+ * TF32 keeps 10 mantissa bits of each operand: about 3e-4 relative error. */
+SEPCONV_API int sepconv_cuda_set_tf32(int enabled);
+SEPCONV_API int sepconv_cuda_tf32(void);
 
 #ifdef __cplusplus
 }

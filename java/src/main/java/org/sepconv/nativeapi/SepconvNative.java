@@ -4,7 +4,9 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.Name;
@@ -27,6 +29,8 @@ public final class SepconvNative {
 
   public static final int OK = 0, EINVAL = 1, EUNSUPPORTED = 2, ENOMEM = 3, EINTERNAL = 4,
       EDEVICE = 5;
+  public static final int MEMCPY_HOST_TO_DEVICE = 1, MEMCPY_DEVICE_TO_HOST = 2,
+      MEMCPY_DEVICE_TO_DEVICE = 3;
 
   /** Mirrors {@code sepconv_conv2d}. */
   @Name("sepconv_conv2d")
@@ -98,6 +102,22 @@ public final class SepconvNative {
   public static native @Cast("int64_t") long sepconv_workspace_bytes();
   public static native int sepconv_cuda_available();
 
+  // ---- CUDA runtime and memory (device pointers; see sepconv.h)
+  public static native int sepconv_cuda_device_count(IntPointer count);
+  public static native int sepconv_cuda_device_name(int device, @Cast("char*") BytePointer name, int capacity);
+  public static native int sepconv_cuda_device_capability(int device, IntPointer major, IntPointer minor);
+  public static native int sepconv_cuda_malloc(@Cast("int64_t") long bytes, @Cast("void**") PointerPointer ptr);
+  public static native int sepconv_cuda_free(Pointer ptr);
+  public static native int sepconv_cuda_empty_cache();
+  public static native int sepconv_cuda_memory_stats(@Cast("int64_t*") LongPointer allocated,
+      @Cast("int64_t*") LongPointer reserved, @Cast("int64_t*") LongPointer peak);
+  public static native int sepconv_cuda_memcpy(Pointer dst, @Const Pointer src, @Cast("int64_t") long bytes, int kind);
+  public static native int sepconv_cuda_memset(Pointer ptr, int value, @Cast("int64_t") long bytes);
+  public static native int sepconv_cuda_synchronize();
+  public static native int sepconv_cuda_stream(@Cast("void**") PointerPointer stream);
+  public static native int sepconv_cuda_set_tf32(int enabled);
+  public static native int sepconv_cuda_tf32();
+
   // ---- convolution
   public static native int sepconv_conv2d_output_shape(@Const Conv2dDesc d, IntPointer outH, IntPointer outW);
   public static native int sepconv_conv2d_forward(int exec, @Const Conv2dDesc d, @Const FloatPointer x,
@@ -158,4 +178,12 @@ public final class SepconvNative {
   public static native int sepconv_softmax_xent_backward(int exec, int n, int classes,
       @Const FloatPointer probs, @Cast("const int32_t*") IntPointer labels, float labelSmoothing,
       float dloss, FloatPointer dlogits);
+
+  // ---- optimizer updates
+  public static native int sepconv_sgd_update(int exec, @Cast("int64_t") long count, FloatPointer p,
+      @Const FloatPointer g, FloatPointer momentumBuffer, double lr, double momentum, double dampening,
+      double weightDecay, int nesterov, @Cast("int64_t") long step);
+  public static native int sepconv_adam_update(int exec, @Cast("int64_t") long count, FloatPointer p,
+      @Const FloatPointer g, FloatPointer expAvg, FloatPointer expAvgSq, double lr, double beta1,
+      double beta2, double eps, double weightDecay, int decoupled, @Cast("int64_t") long step);
 }

@@ -78,12 +78,18 @@ class ValidationTest {
   }
 
   @Test
-  void cudaWithoutAKernelSaysSo() {
+  void cudaOnHostBuffersSaysWhy() {
     Conv2dSpec s = Conv2dSpec.of(1, 2, 4, 4, 2, 3).withPad(1);
     Exec cuda = new Exec(org.sepconv.tensor.Device.CUDA, Exec.Algo.AUTO);
-    UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-        () -> Ops.conv2dForward(cuda, s, floats(32), floats(36), null, floats(32)));
-    assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+    if (org.sepconv.Sepconv.cudaUnavailableReason() != null) { // no GPU, no driver, or no CUDA in this build
+      UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+          () -> Ops.conv2dForward(cuda, s, floats(32), floats(36), null, floats(32)));
+      assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+    } else { // a GPU: host buffers are refused by name
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Ops.conv2dForward(cuda, s, floats(32), floats(36), null, floats(32)));
+      assertTrue(e.getMessage().contains("is not CUDA device memory"), e.getMessage());
+    }
   }
 
   /** Hundreds of random malformed calls: each either runs (when it happens to be valid) or throws IAE. */

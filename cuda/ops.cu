@@ -1,0 +1,299 @@
+// Elementwise ops, pooling and softmax cross-entropy on CUDA. Semantics are the CPU
+// references' (native/src/reference/ops_ref.cpp); layout NCHW, planes [n*c][h][w].
+// Contract: every output here is overwritten (y, dx, argmax, probs, loss, dlogits); nothing
+// accumulates. Backward passes gather (one thread per input cell reads the outputs whose
+// window covers it), so no atomics are used and results are deterministic.
+// Live versions: 1 everywhere (one thread per output or input cell, grid-stride). These ops
+// are memory-bound and small next to the convolutions; see cuda/NOTES.md for their bytes.
+// Labels and argmax live in device memory and are not range-checked on the host: an
+// out-of-range label makes the loss NaN; an out-of-range argmax entry routes its gradient
+// nowhere.
+#include <cmath>
+
+#include "common.cuh"
+
+namespace sepconv {
+namespace gpu {
+
+// ------------------------------------------------------------------ elementwise
+__global__ void activation_kernel(int act, int64_t count, const float* __restrict__ x,
+                                  float* __restrict__ y) {
+  SEPCONV_GRID_STRIDE(i, count) y[i] = apply_act(act, x[i]);
+}
+
+// dx may alias dy: each element is read before it is written by the same thread.
+__global__ void activation_backward_kernel(int act, int64_t count, const float* y, const float* dy,
+                                           float* dx) {
+  SEPCONV_GRID_STRIDE(i, count) dx[i] = act_passes(act, y[i]) ? dy[i] : 0.f;
+}
+
+// y may alias a or b.
+__global__ void add_kernel(int64_t count, const float* a, const float* b, float* y) {
+  SEPCONV_GRID_STRIDE(i, count) y[i] = a[i] + b[i];
+}
+
+void activation_forward(int act, int64_t count, const float* x, float* y) {
+  SEPCONV_DEVICE_PTRS("activation_forward", x, y);
+  activation_kernel<<<grid_for(count), kThreads, 0, stream()>>>(act, count, x, y);
+  launched("activation_kernel");
+}
+
+void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
+  SEPCONV_DEVICE_PTRS("activation_backward", y, dy, dx);
+  if (act == SEPCONV_ACT_NONE) {  // dx = dy
+    if (dx != dy)
+      check(cudaMemcpyAsync(dx, dy, (size_t)count * sizeof(float), cudaMemcpyDeviceToDevice, stream()),
+            "activation_backward: cudaMemcpyAsync");
+    return;
+  }
+  activation_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(act, count, y, dy, dx);
+  launched("activation_backward_kernel");
+}
+
+void add(int64_t count, const float* a, const float* b, float* y) {
+  SEPCONV_DEVICE_PTRS("add", a, b, y);
+  add_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, a, b, y);
+  launched("add_kernel");
+}
+
+// ------------------------------------------------------------------ pooling
+// PoolGeom is passed by value; only its fields are used on the device.
+__device__ __forceinline__ void decode_out(const PoolGeom& g, int64_t o, int64_t& plane, int& oy, int& ox) {
+  ox = (int)(o % g.ow);
+  int64_t t = o / g.ow;
+  oy = (int)(t % g.oh);
+  plane = t / g.oh;
+}
+
+// PyTorch's divisor for output (oy, ox): the window clipped to the padded input, or to the input.
+__device__ __forceinline__ int avg_divisor(const PoolGeom& g, int oy, int ox) {
+  int hs = oy * g.sh - g.ph, ws = ox * g.sw - g.pw;
+  int he = min(hs + g.kh, g.h + g.ph), we = min(ws + g.kw, g.w + g.pw);
+  if (g.include_pad) return (he - hs) * (we - ws);
+  return (min(he, g.h) - max(hs, 0)) * (min(we, g.w) - max(ws, 0));
+}
+
+// The outputs whose window covers input row iy (column: the same with w): [lo, hi].
+__device__ __forceinline__ void covering(int i, int pad, int k, int s, int out, int& lo, int& hi) {
+  int t = i + pad - k;  // the window [o*s - pad, o*s - pad + k) holds i  <=>  t < o*s <= i + pad
+  lo = t < 0 ? 0 : t / s + 1;
+  hi = min(out - 1, (i + pad) / s);
+}
+
+__global__ void avgpool_forward_kernel(PoolGeom g, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t total = (int64_t)g.n * g.c * g.oh * g.ow;
+  SEPCONV_GRID_STRIDE(o, total) {
+    int64_t plane;
+    int oy, ox;
+    decode_out(g, o, plane, oy, ox);
+    const float* xp = x + plane * g.h * g.w;
+    int hs = oy * g.sh - g.ph, ws = ox * g.sw - g.pw;
+    float s = 0.f;
+    for (int iy = max(hs, 0); iy < min(hs + g.kh, g.h); iy++)
+      for (int ix = max(ws, 0); ix < min(ws + g.kw, g.w); ix++) s += xp[(int64_t)iy * g.w + ix];
+    y[o] = s / (float)avg_divisor(g, oy, ox);
+  }
+}
+
+__global__ void avgpool_backward_kernel(PoolGeom g, const float* __restrict__ dy, float* __restrict__ dx) {
+  const int64_t total = (int64_t)g.n * g.c * g.h * g.w;
+  SEPCONV_GRID_STRIDE(i, total) {
+    int ix = (int)(i % g.w), iy = (int)((i / g.w) % g.h);
+    int64_t plane = i / ((int64_t)g.h * g.w);
+    int y0, y1, x0, x1;
+    covering(iy, g.ph, g.kh, g.sh, g.oh, y0, y1);
+    covering(ix, g.pw, g.kw, g.sw, g.ow, x0, x1);
+    const float* dp = dy + plane * g.oh * g.ow;
+    float s = 0.f;
+    for (int oy = y0; oy <= y1; oy++)
+      for (int ox = x0; ox <= x1; ox++)
+        s += dp[(int64_t)oy * g.ow + ox] / (float)avg_divisor(g, oy, ox);
+    dx[i] = s;
+  }
+}
+
+__global__ void maxpool_forward_kernel(PoolGeom g, const float* __restrict__ x, float* __restrict__ y,
+                                       int32_t* __restrict__ argmax) {
+  const int64_t total = (int64_t)g.n * g.c * g.oh * g.ow;
+  SEPCONV_GRID_STRIDE(o, total) {
+    int64_t plane;
+    int oy, ox;
+    decode_out(g, o, plane, oy, ox);
+    const float* xp = x + plane * g.h * g.w;
+    int hs = oy * g.sh - g.ph, ws = ox * g.sw - g.pw;
+    float best = -INFINITY;
+    int bi = -1;
+    for (int iy = max(hs, 0); iy < min(hs + g.kh, g.h); iy++)
+      for (int ix = max(ws, 0); ix < min(ws + g.kw, g.w); ix++) {
+        int k = iy * g.w + ix;
+        float v = xp[k];
+        if (bi < 0) bi = k;
+        if (v > best || isnan(v)) best = v, bi = k;  // PyTorch: ties keep the first, NaN wins
+      }
+    y[o] = best;
+    if (argmax) argmax[o] = bi;
+  }
+}
+
+__global__ void maxpool_backward_kernel(PoolGeom g, const float* __restrict__ dy,
+                                        const int32_t* __restrict__ argmax, float* __restrict__ dx) {
+  const int64_t total = (int64_t)g.n * g.c * g.h * g.w;
+  SEPCONV_GRID_STRIDE(i, total) {
+    int ix = (int)(i % g.w), iy = (int)((i / g.w) % g.h);
+    int64_t plane = i / ((int64_t)g.h * g.w);
+    int y0, y1, x0, x1;
+    covering(iy, g.ph, g.kh, g.sh, g.oh, y0, y1);
+    covering(ix, g.pw, g.kw, g.sw, g.ow, x0, x1);
+    const int64_t base = plane * g.oh * g.ow;
+    const int me = iy * g.w + ix;
+    float s = 0.f;
+    for (int oy = y0; oy <= y1; oy++)
+      for (int ox = x0; ox <= x1; ox++) {
+        int64_t o = base + (int64_t)oy * g.ow + ox;
+        if (argmax[o] == me) s += dy[o];
+      }
+    dx[i] = s;
+  }
+}
+
+void avgpool_forward(const PoolGeom& g, const float* x, float* y) {
+  SEPCONV_DEVICE_PTRS("avgpool2d_forward", x, y);
+  avgpool_forward_kernel<<<grid_for(g.planes() * g.out_plane()), kThreads, 0, stream()>>>(g, x, y);
+  launched("avgpool_forward_kernel");
+}
+
+void avgpool_backward(const PoolGeom& g, const float* dy, float* dx) {
+  SEPCONV_DEVICE_PTRS("avgpool2d_backward", dy, dx);
+  avgpool_backward_kernel<<<grid_for(g.planes() * g.in_plane()), kThreads, 0, stream()>>>(g, dy, dx);
+  launched("avgpool_backward_kernel");
+}
+
+void maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax) {
+  SEPCONV_DEVICE_PTRS("maxpool2d_forward", x, y, argmax);
+  maxpool_forward_kernel<<<grid_for(g.planes() * g.out_plane()), kThreads, 0, stream()>>>(g, x, y, argmax);
+  launched("maxpool_forward_kernel");
+}
+
+void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax, float* dx) {
+  SEPCONV_DEVICE_PTRS("maxpool2d_backward", dy, argmax, dx);
+  maxpool_backward_kernel<<<grid_for(g.planes() * g.in_plane()), kThreads, 0, stream()>>>(g, dy, argmax, dx);
+  launched("maxpool_backward_kernel");
+}
+
+// One warp per plane.
+__global__ void global_avgpool_forward_kernel(int64_t planes, int hw, const float* __restrict__ x,
+                                              float* __restrict__ y) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+  for (int64_t p = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5; p < planes; p += warps) {
+    const float* xp = x + p * hw;
+    float s = 0.f;
+    for (int j = lane; j < hw; j += 32) s += xp[j];
+    s = warp_sum(s);
+    if (lane == 0) y[p] = s / (float)hw;
+  }
+}
+
+__global__ void global_avgpool_backward_kernel(int64_t total, int hw, const float* __restrict__ dy,
+                                               float* __restrict__ dx) {
+  SEPCONV_GRID_STRIDE(i, total) dx[i] = dy[i / hw] / (float)hw;
+}
+
+void global_avgpool_forward(int n, int c, int hw, const float* x, float* y) {
+  SEPCONV_DEVICE_PTRS("global_avgpool_forward", x, y);
+  const int64_t planes = (int64_t)n * c;
+  global_avgpool_forward_kernel<<<grid_for(planes * 32), kThreads, 0, stream()>>>(planes, hw, x, y);
+  launched("global_avgpool_forward_kernel");
+}
+
+void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx) {
+  SEPCONV_DEVICE_PTRS("global_avgpool_backward", dy, dx);
+  const int64_t total = (int64_t)n * c * hw;
+  global_avgpool_backward_kernel<<<grid_for(total), kThreads, 0, stream()>>>(total, hw, dy, dx);
+  launched("global_avgpool_backward_kernel");
+}
+
+// ------------------------------------------------------------------ softmax cross-entropy
+// One block per row: probs = softmax(z); row_loss = -sum_k q_k log p_k, in double.
+__global__ void softmax_rows_kernel(int classes, const float* __restrict__ logits,
+                                    const int32_t* __restrict__ labels, float smoothing,
+                                    float* __restrict__ probs, double* __restrict__ row_loss) {
+  __shared__ float ftmp[32];
+  __shared__ double dtmp[32];
+  __shared__ float bcast[2];
+  const int64_t row = blockIdx.x;
+  const float* z = logits + row * classes;
+  float m = -INFINITY;
+  for (int k = threadIdx.x; k < classes; k += blockDim.x) m = fmaxf(m, z[k]);
+  // block max through the sum helper's layout: a max over warps, then over lanes
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) ftmp[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float r = ftmp[0];
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) r = fmaxf(r, ftmp[w]);
+    bcast[0] = r;
+  }
+  __syncthreads();
+  m = bcast[0];
+  float s = 0.f;
+  for (int k = threadIdx.x; k < classes; k += blockDim.x) s += expf(z[k] - m);
+  s = block_sum(s, ftmp);
+  if (threadIdx.x == 0) bcast[1] = m + logf(s);
+  __syncthreads();
+  const float lse = bcast[1];
+  const int label = labels[row];
+  double acc = 0;  // sum_k q_k log p_k
+  const double off = (double)smoothing / classes, on = 1.0 - smoothing + off;
+  for (int k = threadIdx.x; k < classes; k += blockDim.x) {
+    float logp = z[k] - lse;
+    probs[row * classes + k] = expf(logp);
+    acc += (k == label ? on : off) * (double)logp;
+  }
+  acc = block_sum(acc, dtmp);
+  if (threadIdx.x == 0) row_loss[row] = (label >= 0 && label < classes) ? -acc : (double)NAN;
+}
+
+__global__ void mean_kernel(int n, const double* __restrict__ rows, float* __restrict__ out) {
+  __shared__ double tmp[32];
+  double s = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += rows[i];
+  s = block_sum(s, tmp);
+  if (threadIdx.x == 0) out[0] = (float)(s / n);
+}
+
+__global__ void softmax_xent_grad_kernel(int64_t total, int classes, const float* __restrict__ probs,
+                                         const int32_t* __restrict__ labels, float off, float on,
+                                         float scale, float* __restrict__ dlogits) {
+  SEPCONV_GRID_STRIDE(i, total) {
+    int k = (int)(i % classes);
+    float q = k == labels[i / classes] ? on : off;
+    dlogits[i] = scale * (probs[i] - q);
+  }
+}
+
+void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,
+                          float smoothing, float* probs, float* loss) {
+  SEPCONV_DEVICE_PTRS("softmax_xent_forward", logits, labels, probs, loss);
+  Scratch<double> rows((size_t)n);
+  const int threads = classes <= 128 ? 64 : kThreads;
+  softmax_rows_kernel<<<n, threads, 0, stream()>>>(classes, logits, labels, smoothing, probs, rows.get());
+  launched("softmax_rows_kernel");
+  mean_kernel<<<1, 1024, 0, stream()>>>(n, rows.get(), loss);
+  launched("mean_kernel");
+}
+
+void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
+                           float smoothing, float dloss, float* dlogits) {
+  SEPCONV_DEVICE_PTRS("softmax_xent_backward", probs, labels, dlogits);
+  const int64_t total = (int64_t)n * classes;
+  const double off = (double)smoothing / classes;
+  softmax_xent_grad_kernel<<<grid_for(total), kThreads, 0, stream()>>>(
+      total, classes, probs, labels, (float)off, (float)(1.0 - smoothing + off),
+      (float)((double)dloss / n), dlogits);
+  launched("softmax_xent_grad_kernel");
+}
+
+}  // namespace gpu
+}  // namespace sepconv

@@ -1,0 +1,79 @@
+// The CUDA backend as the C++ entry points see it: one launcher per op and direction, in
+// namespace sepconv::gpu, implemented in cuda/*.cu. Entry points validate their arguments
+// once (the same checks for every device) and then call SEPCONV_CUDA_CALL(launcher, ...).
+// Launchers take device pointers, queue work on the library's stream and return at once;
+// they fail with SEPCONV_EUNSUPPORTED where no usable device exists and SEPCONV_EDEVICE on a
+// CUDA error. Contract as on the CPU: outputs and input gradients are overwritten; parameter
+// gradients (dw, dbias, dgamma, dbeta) accumulate.
+//
+// In a build without CUDA, parse_exec already rejects SEPCONV_DEVICE_CUDA, so the macro
+// expands to an unreachable failure and nothing here needs a definition.
+#pragma once
+#include "conv.h"
+#include "ops.h"
+
+#ifdef SEPCONV_HAS_CUDA
+#define SEPCONV_CUDA_CALL(fn, ...) ::sepconv::gpu::fn(__VA_ARGS__)
+#else
+#define SEPCONV_CUDA_CALL(fn, ...) \
+  ::sepconv::fail(SEPCONV_EINTERNAL, "%s: reached without a CUDA backend", #fn)
+#endif
+
+namespace sepconv {
+namespace gpu {
+
+// cuda/depthwise.cu (groups == c_in) and cuda/conv_gemm.cu (every other convolution)
+void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                       float* y);
+void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias);
+void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                       float* y);
+void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias);
+void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias,
+                    float* y);
+void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* dbias);
+
+// cuda/batchnorm.cu
+void bn_forward_training(int n, int c, int hw, const float* x, const float* gamma,
+                         const float* beta, float eps, float momentum, float* running_mean,
+                         float* running_var, float* save_mean, float* save_invstd, int act,
+                         float* y);
+void bn_forward_inference(int n, int c, int hw, const float* x, const float* gamma,
+                          const float* beta, const float* running_mean, const float* running_var,
+                          float eps, int act, float* y);
+void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y, const float* dy,
+                 const float* gamma, const float* save_mean, const float* save_invstd, int act,
+                 float* dx, float* dgamma, float* dbeta);
+
+// cuda/ops.cu
+void activation_forward(int act, int64_t count, const float* x, float* y);
+void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx);
+void add(int64_t count, const float* a, const float* b, float* y);
+void avgpool_forward(const PoolGeom& g, const float* x, float* y);
+void avgpool_backward(const PoolGeom& g, const float* dy, float* dx);
+void maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax);
+void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax, float* dx);
+void global_avgpool_forward(int n, int c, int hw, const float* x, float* y);
+void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx);
+void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,
+                          float smoothing, float* probs, float* loss);
+void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
+                           float smoothing, float dloss, float* dlogits);
+
+// cuda/optim.cu: the scalars are prepared on the host exactly as for the CPU loop.
+struct SgdScalars {
+  float lr, momentum, keep, weight_decay;  // keep = 1 - dampening
+  bool nesterov, first;
+};
+struct AdamScalars {
+  float decay, l2, a1, b2, a2, step_size, bc2_sqrt, eps;
+};
+void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdScalars& s);
+void adam_update(int64_t count, float* p, const float* g, float* m, float* v,
+                 const AdamScalars& s);
+
+}  // namespace gpu
+}  // namespace sepconv
