@@ -4,13 +4,13 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.sepconv.Sepconv;
 import org.sepconv.data.Dataset;
 import org.sepconv.nn.Module;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.Evaluator;
 import org.sepconv.train.TrainConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
@@ -27,11 +27,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch-size", defaultValue = "256", paramLabel = "N", description = "batch size (default: ${DEFAULT-VALUE})")
   int batchSize;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-  String device;
-
-  @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "native threads, 0 = one per core (default: ${DEFAULT-VALUE})")
-  int threads;
+  @Mixin MachineOptions machine = new MachineOptions();
 
   EvalCommand(PrintStream out) {
     this.out = out;
@@ -39,10 +35,8 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    TrainCommand.checkDevice(device);
+    machine.apply();
     if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-    if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core), got " + threads);
-    if (threads > 0) Sepconv.setNumThreads(threads);
     Checkpoint ck = Checkpoint.read(checkpoint);
     TrainConfig cfg = ck.config();
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);

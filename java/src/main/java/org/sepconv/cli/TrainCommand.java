@@ -13,6 +13,7 @@ import org.sepconv.train.Checkpoint;
 import org.sepconv.train.TrainConfig;
 import org.sepconv.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,17 +28,7 @@ final class TrainCommand implements Callable<Integer> {
   private final PrintStream out;
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", defaultValue = "mobilenetv2", description = "mobilenetv1, mobilenetv2 or resnet18 (default: ${DEFAULT-VALUE})")
-  String model;
-
-  @Option(names = "--variant", defaultValue = "cifar", description = "cifar (32x32 stem) or imagenet (default: ${DEFAULT-VALUE})")
-  String variant;
-
-  @Option(names = "--width-mult", defaultValue = "1", paramLabel = "A", description = "MobileNet width multiplier (default: ${DEFAULT-VALUE})")
-  float widthMult;
-
-  @Option(names = "--classes", paramLabel = "K", description = "output classes; must match the dataset (default: the dataset's, 10)")
-  Integer classes;
+  @Mixin ModelOptions m = new ModelOptions();
 
   @Option(names = "--dataset", defaultValue = "cifar10", description = "cifar10, fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
   String dataset;
@@ -77,14 +68,16 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "X", description = "label smoothing in [0, 1) (default: ${DEFAULT-VALUE})")
   float labelSmoothing;
 
-  @Option(names = "--cutout", defaultValue = "0", paramLabel = "PX", description = "cutout square side in pixels, 0 = off (default: ${DEFAULT-VALUE}); random crop (pad 4) and flip are always on")
+  @Option(names = "--crop-pad", defaultValue = "4", paramLabel = "PX", description = "random crop after zero-padding by PX pixels, 0 = off (default: ${DEFAULT-VALUE})")
+  int cropPad;
+
+  @Option(names = "--flip", negatable = true, defaultValue = "true", fallbackValue = "true", description = "random horizontal flips; --no-flip turns them off (default: on)")
+  boolean flip;
+
+  @Option(names = "--cutout", defaultValue = "0", paramLabel = "PX", description = "cutout square side in pixels, 0 = off (default: ${DEFAULT-VALUE})")
   int cutout;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-  String device;
-
-  @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "native threads, 0 = one per core (default: ${DEFAULT-VALUE})")
-  int threads;
+  @Mixin MachineOptions machine = new MachineOptions();
 
   @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seeds weights, data order, augmentation and dropout (default: ${DEFAULT-VALUE})")
   long seed;
@@ -101,12 +94,10 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    checkDevice(device);
-    if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core), got " + threads);
-    if (threads > 0) Sepconv.setNumThreads(threads);
-    TrainConfig cfg = resume ? resumedConfig() : new TrainConfig(model, variant, widthMult,
-        classes != null ? classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer, lr,
-        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cutout, seed);
+    machine.apply();
+    TrainConfig cfg = resume ? resumedConfig() : new TrainConfig(m.model, m.variant, m.widthMult,
+        m.classes != null ? m.classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer, lr,
+        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed);
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
     if (cfg.limitTrain() > 0) train = train.subset(cfg.limitTrain(), cfg.seed());
@@ -147,9 +138,9 @@ final class TrainCommand implements Callable<Integer> {
     Checkpoint ck = Checkpoint.read(Trainer.lastCheckpoint(outDir));
     TrainConfig stored = ck.config();
     Map<String, String> storedMeta = stored.toMetadata();
-    TrainConfig mine = new TrainConfig(model, variant, widthMult, classes != null ? classes : stored.classes(), dataset,
+    TrainConfig mine = new TrainConfig(m.model, m.variant, m.widthMult, m.classes != null ? m.classes : stored.classes(), dataset,
         limitTrain, epochs, batchSize, optimizer, lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing,
-        cutout, seed);
+        cropPad, flip, cutout, seed);
     Map<String, String> given = mine.toMetadata();
     List<String> conflicts = new ArrayList<>();
     for (String key : given.keySet()) {
@@ -164,15 +155,5 @@ final class TrainCommand implements Callable<Integer> {
           + "flags differ: " + String.join(", ", conflicts) + ". Start a new --out to change them.");
     boolean epochsGiven = spec.commandLine().getParseResult().hasMatchedOption("--epochs");
     return epochsGiven ? stored.withEpochs(epochs) : stored;
-  }
-
-  /** --device: cpu, or cuda with the reason it cannot be used. */
-  static void checkDevice(String device) {
-    if (device.equals("cpu")) return;
-    if (!device.equals("cuda")) throw new IllegalArgumentException("--device must be cpu or cuda, got '" + device + "'");
-    String why = Sepconv.cudaUnavailableReason();
-    if (why != null) throw new IllegalArgumentException("--device cuda: " + why + "; use --device cpu");
-    throw new IllegalArgumentException("--device cuda: a GPU is present, but training on it is not in this build yet "
-        + "(the CUDA kernels are not wired into the Java tensors); use --device cpu");
   }
 }

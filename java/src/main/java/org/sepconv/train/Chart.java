@@ -24,10 +24,31 @@ public final class Chart {
 
   private Chart() {}
 
+  /**
+   * Loads Java2D, its fonts and the PNG writer now. They register JVM shutdown hooks when first
+   * used, which is refused once a shutdown (Ctrl-C) has begun, so a trainer calls this at the
+   * start and can still draw the chart while it saves on Ctrl-C.
+   */
+  public static void warmUp() {
+    if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
+    BufferedImage img = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    try {
+      g.drawString("0", 0, 8);
+    } finally {
+      g.dispose();
+    }
+    try {
+      ImageIO.write(img, "png", new ByteArrayOutputStream());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Writes the chart of {@code rows} (at least one) to {@code file}; {@code title} heads both panels. */
   public static void write(Path file, List<Metrics.Row> rows, String title) {
     if (rows.isEmpty()) throw new IllegalArgumentException("no epochs to chart");
-    if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
+    warmUp();
     double[] epoch = new double[rows.size()];
     double[] trainLoss = new double[rows.size()], testLoss = new double[rows.size()];
     double[] trainAcc = new double[rows.size()], testAcc = new double[rows.size()];
@@ -39,10 +60,10 @@ public final class Chart {
       trainAcc[i] = r.trainAcc();
       testAcc[i] = r.testAcc();
     }
-    XYChart loss = panel(title + ": loss", "loss");
+    XYChart loss = panel(title + ": loss", "loss", Styler.LegendPosition.InsideNE); // curves fall: top right is free
     loss.addSeries("train", epoch, trainLoss).setMarker(SeriesMarkers.CIRCLE);
     loss.addSeries("test", epoch, testLoss).setMarker(SeriesMarkers.CIRCLE);
-    XYChart acc = panel(title + ": accuracy", "accuracy");
+    XYChart acc = panel(title + ": accuracy", "accuracy", Styler.LegendPosition.InsideSE); // curves rise
     acc.addSeries("train", epoch, trainAcc).setMarker(SeriesMarkers.CIRCLE);
     acc.addSeries("test", epoch, testAcc).setMarker(SeriesMarkers.CIRCLE);
 
@@ -63,9 +84,9 @@ public final class Chart {
     AtomicFile.write(file, png.toByteArray());
   }
 
-  private static XYChart panel(String title, String yTitle) {
+  private static XYChart panel(String title, String yTitle, Styler.LegendPosition legend) {
     XYChart c = new XYChartBuilder().width(W).height(H).title(title).xAxisTitle("epoch").yAxisTitle(yTitle).build();
-    c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+    c.getStyler().setLegendPosition(legend);
     c.getStyler().setXAxisDecimalPattern("0");
     c.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
     return c;

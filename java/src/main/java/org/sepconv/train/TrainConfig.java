@@ -25,12 +25,14 @@ import org.sepconv.models.Models;
  * @param schedule {@code cosine}, {@code onecycle}, {@code step} or {@code constant}
  * @param warmupEpochs linear warm-up from lr/10 over this many epochs (0 = none); not with onecycle
  * @param labelSmoothing cross-entropy label smoothing in [0, 1)
+ * @param cropPad random-crop padding in pixels (0 = no crop)
+ * @param flip random horizontal flips
  * @param cutout the side of the cutout square in pixels (0 = off)
  * @param seed seeds the weights, the data order, the augmentation and dropout
  */
 public record TrainConfig(String model, String variant, float widthMult, int classes, String dataset, int limitTrain,
     int epochs, int batchSize, String optimizer, double lr, double momentum, double weightDecay, String schedule,
-    double warmupEpochs, float labelSmoothing, int cutout, long seed) {
+    double warmupEpochs, float labelSmoothing, int cropPad, boolean flip, int cutout, long seed) {
   public static final List<String> DATASETS = List.of("cifar10", "fashion-mnist", "synthetic");
   public static final List<String> OPTIMIZERS = List.of("sgd", "adam", "adamw");
   public static final List<String> SCHEDULES = List.of("cosine", "onecycle", "step", "constant");
@@ -54,6 +56,7 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     if (warmupEpochs > 0 && schedule.equals("onecycle"))
       throw bad("--warmup-epochs", "0 with --schedule onecycle (it has its own warm-up)", warmupEpochs);
     if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw bad("--label-smoothing", "a number in [0, 1)", labelSmoothing);
+    if (cropPad < 0) throw bad("--crop-pad", ">= 0 pixels (0 = off)", cropPad);
     if (cutout < 0) throw bad("--cutout", ">= 0 pixels (0 = off)", cutout);
   }
 
@@ -79,6 +82,8 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     m.put("config.schedule", schedule);
     m.put("config.warmup_epochs", Double.toString(warmupEpochs));
     m.put("config.label_smoothing", Float.toString(labelSmoothing));
+    m.put("config.crop_pad", Integer.toString(cropPad));
+    m.put("config.flip", Boolean.toString(flip));
     m.put("config.cutout", Integer.toString(cutout));
     m.put("config.seed", Long.toString(seed));
     return m;
@@ -91,14 +96,15 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
         (int) r.lng("config.classes"), r.str("config.dataset"), (int) r.lng("config.limit_train"),
         (int) r.lng("config.epochs"), (int) r.lng("config.batch_size"), r.str("config.optimizer"), r.num("config.lr"),
         r.num("config.momentum"), r.num("config.weight_decay"), r.str("config.schedule"),
-        r.num("config.warmup_epochs"), (float) r.num("config.label_smoothing"), (int) r.lng("config.cutout"),
+        r.num("config.warmup_epochs"), (float) r.num("config.label_smoothing"), (int) r.lng("config.crop_pad"),
+        r.bool("config.flip"), (int) r.lng("config.cutout"),
         r.lng("config.seed"));
   }
 
   /** The same run with {@code epochs} changed (a resumed run may be extended). */
   public TrainConfig withEpochs(int epochs) {
     return new TrainConfig(model, variant, widthMult, classes, dataset, limitTrain, epochs, batchSize, optimizer, lr,
-        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cutout, seed);
+        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed);
   }
 
   /** Typed reads of checkpoint metadata. */
@@ -122,6 +128,13 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not a number: '" + v + "'");
       }
+    }
+
+    boolean bool(String key) {
+      String v = str(key);
+      if (!v.equals("true") && !v.equals("false"))
+        throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not true or false: '" + v + "'");
+      return v.equals("true");
     }
 
     long lng(String key) {

@@ -47,9 +47,10 @@ public final class Trainer {
   public enum Outcome { COMPLETED, INTERRUPTED, DIVERGED }
 
   /**
-   * The end of a run. {@code meanEpochSeconds} and {@code imagesPerS} cover the epochs trained in
-   * this process; {@code dataWaitShare} is the fraction of that training time the loop waited
-   * for batches, {@code dataWorkShare} the time the background thread spent building them.
+   * The end of a run. {@code meanEpochSeconds} and {@code imagesPerS} cover every completed epoch
+   * of the run (from the metrics, so including epochs trained before a resume);
+   * {@code dataWaitShare} is the fraction of this process's training time the loop waited for
+   * batches, {@code dataWorkShare} the time the background thread spent building them.
    */
   public record Result(Outcome outcome, int epochsDone, double bestAcc, int bestEpoch, double lastAcc,
       double meanEpochSeconds, double imagesPerS, double dataWaitShare, double dataWorkShare, String message) {}
@@ -120,6 +121,11 @@ public final class Trainer {
   public Result run(boolean resume) {
     try {
       Files.createDirectories(dir);
+      try {
+        Chart.warmUp();
+      } catch (RuntimeException | LinkageError e) {
+        log.println("warning: charts are off, Java2D does not work here: " + e);
+      }
       return runInternal(resume);
     } catch (IOException e) {
       throw new UncheckedIOException("creating run folder " + dir + ": " + e.getMessage(), e);
@@ -143,7 +149,7 @@ public final class Trainer {
     int perEpoch = (train.size() + cfg.batchSize() - 1) / cfg.batchSize();
     long totalSteps = (long) perEpoch * cfg.epochs();
     LrSchedule schedule = schedule(perEpoch, totalSteps);
-    Augment aug = new Augment(4, true, cfg.cutout());
+    Augment aug = new Augment(cfg.cropPad(), cfg.flip(), cfg.cutout());
     try (Module model = Models.create(cfg.model(), cfg.variant(), cfg.widthMult(), cfg.classes(), new Random(cfg.seed()));
         Optimizer opt = optimizer(model)) {
       if (ck != null) {
@@ -153,8 +159,6 @@ public final class Trainer {
       }
       List<Dropout> dropouts = dropouts(model);
       double trainSeconds = 0, waitSeconds = 0, workSeconds = 0;
-      long trainedImages = 0;
-      int trainedEpochs = 0;
       double lastAcc = st.metrics.rows().isEmpty() ? Double.NaN : st.metrics.rows().get(st.metrics.rows().size() - 1).testAcc();
       while (st.epoch < cfg.epochs()) {
         String label = String.format(Locale.ROOT, "epoch %d/%d", st.epoch + 1, cfg.epochs());
@@ -176,8 +180,7 @@ public final class Trainer {
                   "interrupted at epoch %d, batch %d of %d: saved %s; continue with --resume --out %s", st.epoch + 1,
                   st.batch, perEpoch, lastCheckpoint(dir), dir);
               log.println(msg);
-              return result(Outcome.INTERRUPTED, st, lastAcc, trainSeconds, trainedImages, trainedEpochs, waitSeconds,
-                  workSeconds, msg);
+              return result(Outcome.INTERRUPTED, st, lastAcc, trainSeconds, waitSeconds, workSeconds, msg);
             }
             try (Batch b = loader.next()) {
               float loss = step(model, opt, schedule, dropouts, b, st);
@@ -188,8 +191,7 @@ public final class Trainer {
                         + "%s is unchanged (try a lower --lr or a warm-up)", loss, st.epoch + 1, st.batch + 1, st.step,
                     opt.lr(), Files.exists(lastCheckpoint(dir)) ? lastCheckpoint(dir) : "(none yet)");
                 log.println(msg);
-                return result(Outcome.DIVERGED, st, lastAcc, trainSeconds, trainedImages, trainedEpochs, waitSeconds,
-                    workSeconds, msg);
+                return result(Outcome.DIVERGED, st, lastAcc, trainSeconds, waitSeconds, workSeconds, msg);
               }
             }
             double secs = startSeconds + (System.nanoTime() - startNanos) / 1e9;
@@ -203,8 +205,6 @@ public final class Trainer {
         }
         double epochWall = (System.nanoTime() - startNanos) / 1e9;
         trainSeconds += epochWall;
-        trainedImages += st.seen - startSeen;
-        trainedEpochs++;
         waitSeconds += waitNanos / 1e9;
         workSeconds += workNanos / 1e9;
 
@@ -233,8 +233,7 @@ public final class Trainer {
       String msg = String.format(Locale.ROOT,
           "done: %d epochs of %s on %s; best test acc %.4f (epoch %d), last %.4f; run folder %s", cfg.epochs(),
           cfg.model(), cfg.dataset(), st.bestAcc, st.bestEpoch, lastAcc, dir);
-      Result r = result(Outcome.COMPLETED, st, lastAcc, trainSeconds, trainedImages, trainedEpochs, waitSeconds,
-          workSeconds, msg);
+      Result r = result(Outcome.COMPLETED, st, lastAcc, trainSeconds, waitSeconds, workSeconds, msg);
       log.printf(Locale.ROOT, "%s; %.1f s/epoch, %.0f img/s, data wait %.1f%% of training time%n", msg,
           r.meanEpochSeconds(), r.imagesPerS(), 100 * r.dataWaitShare());
       return r;
@@ -289,11 +288,15 @@ public final class Trainer {
           + " images, but the training set now has " + train.size() + " (same --dataset, --data and --limit-train?)");
   }
 
-  private Result result(Outcome o, State st, double lastAcc, double trainSeconds, long images, int epochs, double wait,
-      double work, String msg) {
-    return new Result(o, st.epoch, st.bestAcc, st.bestEpoch, lastAcc, epochs == 0 ? 0 : trainSeconds / epochs,
-        images / Math.max(trainSeconds, 1e-9), wait / Math.max(trainSeconds, 1e-9), work / Math.max(trainSeconds, 1e-9),
-        msg);
+  private Result result(Outcome o, State st, double lastAcc, double trainSeconds, double wait, double work, String msg) {
+    double seconds = 0, images = 0;
+    for (Metrics.Row r : st.metrics.rows()) {
+      seconds += r.seconds();
+      images += r.seconds() * r.imagesPerS();
+    }
+    int epochs = st.metrics.rows().size();
+    return new Result(o, st.epoch, st.bestAcc, st.bestEpoch, lastAcc, epochs == 0 ? 0 : seconds / epochs,
+        images / Math.max(seconds, 1e-9), wait / Math.max(trainSeconds, 1e-9), work / Math.max(trainSeconds, 1e-9), msg);
   }
 
   private Optimizer optimizer(Module model) {

@@ -115,7 +115,7 @@ class TrainCliTest {
     assertEquals(0, r.code());
     for (String flag : List.of("--model", "--variant", "--width-mult", "--classes", "--dataset", "--data",
         "--limit-train", "--epochs", "--batch-size", "--optimizer", "--lr", "--weight-decay", "--schedule",
-        "--label-smoothing", "--device", "--threads", "--seed", "--out", "--resume", "--cutout", "--momentum"))
+        "--label-smoothing", "--device", "--threads", "--seed", "--out", "--resume", "--cutout", "--momentum", "--crop-pad", "--no-flip", "--warmup-epochs"))
       assertTrue(r.out().contains(flag), flag + " in " + r.out());
     String flat = r.out().replaceAll("\\s+", " "); // picocli wraps long descriptions
     for (String d : List.of("(default: 0.1)", "(default: sgd)", "(default: cosine)", "(default: 128)", "(default: 5e-4)",

@@ -28,7 +28,7 @@ class TrainerTest {
 
   static TrainConfig config(int epochs, double lr, String schedule) {
     return new TrainConfig("mobilenetv2", "cifar", 0.25f, 4, "synthetic", 0, epochs, 32, "sgd", lr, 0.9, 5e-4, schedule,
-        0, 0.1f, 8, 7);
+        0, 0.1f, 4, true, 8, 7);
   }
 
   static Trainer.Result train(TrainConfig cfg, Path dir, boolean resume, long stopAt) {
@@ -158,11 +158,11 @@ class TrainerTest {
   void configRejectsBadValuesNamingTheFlag() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new TrainConfig("mobilenetv2", "cifar", 1, 10, "synthetic", 0, 0, 128, "sgd", 0.1, 0.9, 5e-4, "cosine", 0,
-            0, 0, 0));
+            0, 4, true, 0, 0));
     assertTrue(e.getMessage().startsWith("--epochs must be >= 1"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> new TrainConfig("mobilenetv2", "cifar", 1, 10, "synthetic", 0, 1, 128, "lbfgs", 0.1, 0.9, 5e-4, "cosine", 0,
-            0, 0, 0));
+            0, 4, true, 0, 0));
     assertTrue(e.getMessage().contains("--optimizer") && e.getMessage().contains("lbfgs"), e.getMessage());
     TrainConfig c = config(3, 0.1, "step");
     assertEquals(c, TrainConfig.fromMetadata(c.toMetadata()));
