@@ -8,6 +8,7 @@ import org.sepconv.autograd.Variable;
 import org.sepconv.models.MobileNetV2;
 import org.sepconv.nn.Module;
 import org.sepconv.optim.SGD;
+import org.sepconv.tensor.HostMemory;
 import org.sepconv.tensor.Tensor;
 
 /**
@@ -21,6 +22,11 @@ public class TrainStepBench {
   @Param({"64"})
   public int batch;
 
+  /** The caching host allocator (HostMemory) on, or off (every tensor straight from malloc). */
+  @Param({"on", "off"})
+  public String hostCache = "on";
+
+  static final long DEFAULT_CACHE = 2L << 30;
   Module model;
   SGD sgd;
   Variable x;
@@ -28,6 +34,7 @@ public class TrainStepBench {
 
   @Setup(Level.Trial)
   public void setup() {
+    HostMemory.setLimit(hostCache.equals("on") ? DEFAULT_CACHE : 0);
     Random rng = new Random(7);
     model = MobileNetV2.cifar(10, 1.0f, rng);
     model.train(true);
@@ -58,5 +65,6 @@ public class TrainStepBench {
     sgd.close();
     model.close();
     x.close();
+    HostMemory.setLimit(DEFAULT_CACHE);
   }
 }

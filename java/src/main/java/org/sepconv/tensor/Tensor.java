@@ -28,10 +28,9 @@ public final class Tensor implements AutoCloseable {
     this.shape = shape;
     this.device = device;
     this.base = null;
-    // plain malloc, no JavaCPP deallocator: close() frees it, and JavaCPP's GC-driven limit
-    // (maxBytes, the Java heap size by default) does not apply to tensor memory
-    Pointer raw = Pointer.malloc(Math.max(1, shape.size()) * 4);
-    if (raw == null || raw.isNull()) throw new OutOfMemoryError("cannot allocate " + shape.size() * 4 + " bytes off-heap");
+    // the caching allocator (malloc underneath), no JavaCPP deallocator: close() returns it, and
+    // JavaCPP's GC-driven limit (maxBytes, the Java heap size by default) does not apply
+    Pointer raw = HostMemory.allocate(Math.max(1, shape.size()) * 4);
     this.data = new FloatPointer(raw).capacity(Math.max(1, shape.size()));
     LIVE_BYTES.addAndGet(shape.size() * 4);
     LIVE_COUNT.incrementAndGet();
@@ -168,7 +167,7 @@ public final class Tensor implements AutoCloseable {
       view = null;
       return;
     }
-    Pointer.free(data);
+    HostMemory.release(data, Math.max(1, shape.size()) * 4);
     data = null;
     view = null;
     LIVE_BYTES.addAndGet(-shape.size() * 4);
