@@ -24,7 +24,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "DIR", description = "the dataset folder, if not the default (see train --help)")
   Path data;
 
-  @Option(names = "--batch-size", defaultValue = "256", paramLabel = "N", description = "batch size (default: ${DEFAULT-VALUE})")
+  @Option(names = "--batch-size", defaultValue = "64", paramLabel = "N", description = "batch size; larger ones only spill the CPU caches (default: ${DEFAULT-VALUE})")
   int batchSize;
 
   @Mixin MachineOptions machine = new MachineOptions();
