@@ -150,6 +150,36 @@ public final class Ops {
         out("y", y, count)));
   }
 
+  // ------------------------------------------------------------------ optimizer updates
+
+  /**
+   * One {@code torch.optim.SGD} step over {@code count} parameters, in place: d = g + λp, then
+   * with momentum μ the buffer b = d on the first step ({@code step} == 1), else μb + (1−τ)d,
+   * and d = b (or d + μb with Nesterov); p −= lr·d. {@code momentumBuffer} may be null when μ
+   * is 0. The arithmetic is float, in torch's order, with no fused multiply-adds.
+   */
+  public static void sgdUpdate(Exec e, long count, FloatBuffer p, FloatBuffer g, FloatBuffer momentumBuffer,
+      double lr, double momentum, double dampening, double weightDecay, boolean nesterov, long step) {
+    checkCount(count);
+    done("optimizer update", Profiler.start(), SepconvNative.sepconv_sgd_update(code(e), count, out("p", p, count),
+        in("g", g, count), optOut("momentumBuffer", momentumBuffer, count), lr, momentum, dampening, weightDecay,
+        nesterov ? 1 : 0, step));
+  }
+
+  /**
+   * One {@code torch.optim.Adam} step ({@code decoupled}: {@code AdamW}) over {@code count}
+   * parameters, in place, updating {@code expAvg} and {@code expAvgSq}; {@code step} counts this
+   * update (1 on the first). Float arithmetic in torch's order, no fused multiply-adds.
+   */
+  public static void adamUpdate(Exec e, long count, FloatBuffer p, FloatBuffer g, FloatBuffer expAvg,
+      FloatBuffer expAvgSq, double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled,
+      long step) {
+    checkCount(count);
+    done("optimizer update", Profiler.start(), SepconvNative.sepconv_adam_update(code(e), count, out("p", p, count),
+        in("g", g, count), out("expAvg", expAvg, count), out("expAvgSq", expAvgSq, count), lr, beta1, beta2, eps,
+        weightDecay, decoupled ? 1 : 0, step));
+  }
+
   // ------------------------------------------------------------------ pooling
 
   public static void avgPool2dForward(Exec e, Pool2dSpec p, FloatBuffer x, FloatBuffer y) {

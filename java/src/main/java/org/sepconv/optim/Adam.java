@@ -3,6 +3,8 @@ package org.sepconv.optim;
 import java.nio.FloatBuffer;
 import java.util.List;
 import org.sepconv.autograd.Variable;
+import org.sepconv.ops.Exec;
+import org.sepconv.ops.Ops;
 
 /**
  * Adam (Kingma and Ba, 2015, arXiv:1412.6980) exactly as {@code torch.optim.Adam} (amsgrad=False,
@@ -47,23 +49,7 @@ public class Adam extends Optimizer {
 
   @Override
   protected final void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lr) {
-    FloatBuffer m = s[0], v = s[1];
-    float l2 = decoupled ? 0f : (float) weightDecay;
-    float decay = decoupled ? (float) (1 - lr * weightDecay) : 1f;
-    float a1 = (float) (1 - beta1), b2 = (float) beta2, a2 = (float) (1 - beta2);
-    float stepSize = (float) (lr / (1 - Math.pow(beta1, step)));
-    float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(beta2, step));
-    float e = (float) eps;
-    for (int i = 0; i < n; i++) {
-      float pi = p.get(i) * decay;
-      float gi = l2 == 0 ? g.get(i) : g.get(i) + l2 * pi;
-      float mi = m.get(i);
-      mi = mi + a1 * (gi - mi); // torch: exp_avg.lerp_(grad, 1 - beta1)
-      float vi = b2 * v.get(i) + a2 * gi * gi;
-      m.put(i, mi);
-      v.put(i, vi);
-      p.put(i, pi - stepSize * (mi / ((float) Math.sqrt(vi) / bc2Sqrt + e)));
-    }
+    Ops.adamUpdate(Exec.CPU, n, p, g, s[0], s[1], lr, beta1, beta2, eps, weightDecay, decoupled, step);
   }
 
   public double beta1() {

@@ -3,6 +3,8 @@ package org.sepconv.optim;
 import java.nio.FloatBuffer;
 import java.util.List;
 import org.sepconv.autograd.Variable;
+import org.sepconv.ops.Exec;
+import org.sepconv.ops.Ops;
 
 /**
  * Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay,
@@ -43,23 +45,8 @@ public final class SGD extends Optimizer {
   }
 
   @Override
-  protected void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lrD) {
-    float lr = (float) lrD, wd = weightDecay, mu = momentum, keep = 1 - dampening; // wd == 0 skips 0·p, as torch does (keeps inf/NaN out)
-    if (mu == 0) {
-      for (int i = 0; i < n; i++) {
-        float pi = p.get(i);
-        p.put(i, pi - lr * (wd == 0 ? g.get(i) : g.get(i) + wd * pi));
-      }
-      return;
-    }
-    FloatBuffer b = s[0];
-    boolean first = step == 1;
-    for (int i = 0; i < n; i++) {
-      float pi = p.get(i), d = wd == 0 ? g.get(i) : g.get(i) + wd * pi;
-      float bi = first ? d : mu * b.get(i) + keep * d;
-      b.put(i, bi);
-      p.put(i, pi - lr * (nesterov ? d + mu * bi : bi));
-    }
+  protected void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lr) {
+    Ops.sgdUpdate(Exec.CPU, n, p, g, momentum == 0 ? null : s[0], lr, momentum, dampening, weightDecay, nesterov, step);
   }
 
   public double momentum() {
