@@ -136,15 +136,18 @@ public final class Trainer {
 
   private Result runInternal(boolean resume) {
     State st = new State();
-    float[] mean = expand(train.channelMean()), std = expand(train.channelStd());
+    float[] mean, std;
     Checkpoint ck = null;
-    if (resume) {
+    if (resume) { // the normalisation the run started with, not recomputed
       ck = Checkpoint.read(lastCheckpoint(dir));
       checkResumable(ck);
       mean = ck.mean();
       std = ck.std();
       st.load(ck.metadata());
       if (!st.metrics.rows().isEmpty()) st.metrics.write(dir.resolve("metrics.csv")); // as of the checkpoint
+    } else {
+      mean = expand(train.channelMean());
+      std = expand(train.channelStd());
     }
     int perEpoch = (train.size() + cfg.batchSize() - 1) / cfg.batchSize();
     long totalSteps = (long) perEpoch * cfg.epochs();
