@@ -16,7 +16,7 @@ import org.sepconv.ops.Profiler;
 /**
  * The training-step benchmark: images/s of MobileNetV2-cifar at batch 64 (JMH), then a
  * profiled run that splits the step into native op families and everything outside them
- * (autograd bookkeeping, allocation, the Java optimizer). Writes {@code train-step.md}.
+ * (autograd bookkeeping, allocation, JNI). Writes {@code train-step.md}.
  *
  * <pre>java -cp bench/target/benchmarks.jar org.sepconv.bench.TrainStepReport [--out DIR]</pre>
  */
@@ -67,7 +67,7 @@ public final class TrainStepReport {
       sb.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f%% | %d |%n", e.getKey(), e.getValue()[0] / 1e6 / steps,
           100.0 * e.getValue()[0] / wall, e.getValue()[1] / steps));
     }
-    sb.append(String.format(Locale.ROOT, "| **outside native ops** (autograd, allocation, Java optimizer, JNI glue) | %.2f | %.1f%% | |%n",
+    sb.append(String.format(Locale.ROOT, "| **outside native ops** (autograd, allocation, JNI glue) | %.2f | %.1f%% | |%n",
         (wall - inside) / 1e6 / steps, 100.0 * (wall - inside) / wall));
     Files.createDirectories(out);
     CpuReport.writeAtomically(out.resolve("train-step.md"), sb.toString());
