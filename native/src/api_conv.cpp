@@ -44,11 +44,17 @@ static ConvGeom make_geom(const sepconv_conv2d* d) {
   g.oh = (int)oh, g.ow = (int)ow;
   g.cin_g = g.c_in / g.groups, g.cout_g = g.c_out / g.groups;
   const int64_t limit = (int64_t)1 << 31;
-  SEPCONV_CHECK_ARG(numel({g.n, g.c_in, g.h, g.w}, "x") < limit &&
-                        numel({g.n, g.c_out, oh, ow}, "y") < limit &&
-                        numel({g.c_out, g.cin_g, g.kh, g.kw}, "w") < limit &&
-                        numel({g.cin_g, g.kh, g.kw, oh, ow}, "patch matrix") < limit,
-                    "tensors must have fewer than 2^31 elements");
+  struct Extent {
+    const char* what;
+    int64_t count;
+  };
+  for (Extent t : {Extent{"x (n*c_in*h*w)", numel({g.n, g.c_in, g.h, g.w}, "x")},
+                   Extent{"y (n*c_out*out_h*out_w)", numel({g.n, g.c_out, oh, ow}, "y")},
+                   Extent{"w (c_out*c_in/groups*kh*kw)", numel({g.c_out, g.cin_g, g.kh, g.kw}, "w")},
+                   Extent{"the patch matrix (c_in/groups*kh*kw*out_h*out_w)",
+                          numel({g.cin_g, g.kh, g.kw, oh, ow}, "patch matrix")}})
+    SEPCONV_CHECK_ARG(t.count < limit, "%s must have fewer than 2^31 elements, got %lld", t.what,
+                      (long long)t.count);
   return g;
 }
 

@@ -1,7 +1,5 @@
 package org.sepconv.ops;
 
-import java.nio.Buffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -18,13 +16,18 @@ import org.sepconv.nativeapi.SepconvNative.Pool2dDesc;
  *
  * <p>Rules shared by every method:
  * <ul>
- *   <li>Data is fp32, NCHW, read from each buffer's position; a buffer needs at least the
- *       stated number of floats remaining. Buffers must be direct and in native byte order
- *       ({@code ByteBuffer.allocateDirect(4*n).order(ByteOrder.nativeOrder()).asFloatBuffer()}).
+ *   <li>Data is fp32, NCHW. <b>A buffer's data starts at its position</b>, as in every NIO API,
+ *       and it must hold at least the elements the op needs between its position and its
+ *       limit; the position and limit are not changed. Buffers must be direct and in native
+ *       byte order ({@code ByteBuffer.allocateDirect(4*n).order(ByteOrder.nativeOrder()).asFloatBuffer()}).
+ *       The same holds for the {@link IntBuffer}s (labels, argmax).
+ *   <li>Outputs must be writable (a read-only buffer is refused), and an output may not overlap
+ *       any other argument, except where a method says that it may be the same buffer.
  *   <li>Outputs and input gradients are overwritten; weight/bias/gamma/beta gradients
  *       accumulate (+=), so zero them once per step. {@code mask} (see {@link Grad}) picks
  *       which gradients a backward computes; the buffers of the others may be null.
- *   <li>A bad argument throws {@link IllegalArgumentException} naming it; nothing is written.
+ *   <li>A bad argument throws {@link IllegalArgumentException} naming it, and what it expected
+ *       (for a buffer: the elements needed and the elements it has); nothing is written.
  *   <li>Calls are thread-safe, and results do not depend on the thread count.
  * </ul>
  */
@@ -40,26 +43,28 @@ public final class Ops {
   /** y[n][cOut][outH][outW] = conv(x, w) + bias. bias (cOut floats) may be null. */
   public static void conv2dForward(Exec e, Conv2dSpec s, FloatBuffer x, FloatBuffer w,
       FloatBuffer bias, FloatBuffer y) {
-    FloatPointer px = in("x", x, s.inputSize()), pw = in("w", w, s.weightSize());
-    FloatPointer pb = opt("bias", bias, s.cOut), py = out("y", y, s.outputSize());
-    try (Conv2dDesc d = s.toNative()) {
-      done(family(s, true), Profiler.start(), SepconvNative.sepconv_conv2d_forward(code(e), d, px, pw, pb, py));
+    int ex = code(e);
+    try (Args a = new Args(); Conv2dDesc d = spec(s).toNative()) {
+      FloatPointer px = a.in("x", x, s.inputSize()), pw = a.in("w", w, s.weightSize());
+      FloatPointer pb = a.optIn("bias", bias, s.cOut), py = a.out("y", y, s.outputSize());
+      a.done(family(s, true), a.start(), SepconvNative.sepconv_conv2d_forward(ex, d, px, pw, pb, py));
     }
   }
 
   /** dx = (overwrite), dw += , dbias += ; see {@link Grad} for mask. */
   public static void conv2dBackward(Exec e, Conv2dSpec s, int mask, FloatBuffer x,
       FloatBuffer w, FloatBuffer dy, FloatBuffer dx, FloatBuffer dw, FloatBuffer dbias) {
+    int ex = code(e);
     checkMask(mask);
     boolean gi = (mask & Grad.INPUT) != 0, gw = (mask & Grad.WEIGHT) != 0, gb = (mask & Grad.BIAS) != 0;
-    FloatPointer px = gw ? in("x", x, s.inputSize()) : opt("x", x, s.inputSize());
-    FloatPointer pw = gi ? in("w", w, s.weightSize()) : opt("w", w, s.weightSize());
-    FloatPointer pdy = in("dy", dy, s.outputSize());
-    FloatPointer pdx = gi ? out("dx", dx, s.inputSize()) : null;
-    FloatPointer pdw = gw ? out("dw", dw, s.weightSize()) : null;
-    FloatPointer pdb = gb ? out("dbias", dbias, s.cOut) : null;
-    try (Conv2dDesc d = s.toNative()) {
-      done(family(s, false), Profiler.start(), SepconvNative.sepconv_conv2d_backward(code(e), d, mask, px, pw, pdy, pdx, pdw, pdb));
+    try (Args a = new Args(); Conv2dDesc d = spec(s).toNative()) {
+      FloatPointer px = gw ? a.in("x", x, s.inputSize()) : a.optIn("x", x, s.inputSize());
+      FloatPointer pw = gi ? a.in("w", w, s.weightSize()) : a.optIn("w", w, s.weightSize());
+      FloatPointer pdy = a.in("dy", dy, s.outputSize());
+      FloatPointer pdx = gi ? a.out("dx", dx, s.inputSize()) : null;
+      FloatPointer pdw = gw ? a.out("dw", dw, s.weightSize()) : null;
+      FloatPointer pdb = gb ? a.out("dbias", dbias, s.cOut) : null;
+      a.done(family(s, false), a.start(), SepconvNative.sepconv_conv2d_backward(ex, d, mask, px, pw, pdy, pdx, pdw, pdb));
     }
   }
 
@@ -76,22 +81,30 @@ public final class Ops {
       FloatBuffer gamma, FloatBuffer beta, float eps, float momentum, FloatBuffer runningMean,
       FloatBuffer runningVar, FloatBuffer saveMean, FloatBuffer saveInvstd, Activation act,
       FloatBuffer y) {
+    int ex = code(e), ac = act(act);
     long size = volume("n", n, "c", c, "hw", hw);
-    done("batchnorm forward training", Profiler.start(), SepconvNative.sepconv_batchnorm_forward_training(code(e), n, c, hw,
-        in("x", x, size), opt("gamma", gamma, c), opt("beta", beta, c), eps, momentum,
-        optOut("runningMean", runningMean, c), optOut("runningVar", runningVar, c),
-        out("saveMean", saveMean, c), out("saveInvstd", saveInvstd, c), act(act), out("y", y, size)));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, size), pg = a.optIn("gamma", gamma, c), pb = a.optIn("beta", beta, c);
+      FloatPointer prm = a.optOut("runningMean", runningMean, c), prv = a.optOut("runningVar", runningVar, c);
+      FloatPointer psm = a.out("saveMean", saveMean, c), psi = a.out("saveInvstd", saveInvstd, c), py = a.out("y", y, size);
+      a.done("batchnorm forward training", a.start(), SepconvNative.sepconv_batchnorm_forward_training(ex, n, c, hw,
+          px, pg, pb, eps, momentum, prm, prv, psm, psi, ac, py));
+    }
   }
 
   /** Inference-mode batch norm with running statistics, optionally fused with an activation. */
   public static void batchNormForwardInference(Exec e, int n, int c, int hw, FloatBuffer x,
       FloatBuffer gamma, FloatBuffer beta, FloatBuffer runningMean, FloatBuffer runningVar,
       float eps, Activation act, FloatBuffer y) {
+    int ex = code(e), ac = act(act);
     long size = volume("n", n, "c", c, "hw", hw);
-    done("batchnorm forward inference", Profiler.start(), SepconvNative.sepconv_batchnorm_forward_inference(code(e), n, c, hw,
-        in("x", x, size), opt("gamma", gamma, c), opt("beta", beta, c),
-        in("runningMean", runningMean, c), in("runningVar", runningVar, c), eps, act(act),
-        out("y", y, size)));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, size), pg = a.optIn("gamma", gamma, c), pb = a.optIn("beta", beta, c);
+      FloatPointer prm = a.in("runningMean", runningMean, c), prv = a.in("runningVar", runningVar, c);
+      FloatPointer py = a.out("y", y, size);
+      a.done("batchnorm forward inference", a.start(), SepconvNative.sepconv_batchnorm_forward_inference(ex, n, c, hw,
+          px, pg, pb, prm, prv, eps, ac, py));
+    }
   }
 
   /**
@@ -102,15 +115,19 @@ public final class Ops {
       FloatBuffer y, FloatBuffer dy, FloatBuffer gamma, FloatBuffer saveMean,
       FloatBuffer saveInvstd, Activation act, FloatBuffer dx, FloatBuffer dgamma,
       FloatBuffer dbeta) {
+    int ex = code(e), ac = act(act);
     checkMask(mask);
     long size = volume("n", n, "c", c, "hw", hw);
-    FloatPointer py = act(act) != 0 ? in("y", y, size) : opt("y", y, size);
-    done("batchnorm backward", Profiler.start(), SepconvNative.sepconv_batchnorm_backward(code(e), n, c, hw, mask,
-        in("x", x, size), py, in("dy", dy, size), opt("gamma", gamma, c),
-        in("saveMean", saveMean, c), in("saveInvstd", saveInvstd, c), act(act),
-        (mask & Grad.INPUT) != 0 ? out("dx", dx, size) : null,
-        (mask & Grad.WEIGHT) != 0 ? out("dgamma", dgamma, c) : null,
-        (mask & Grad.BIAS) != 0 ? out("dbeta", dbeta, c) : null));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, size), py = ac != 0 ? a.in("y", y, size) : a.optIn("y", y, size);
+      FloatPointer pdy = a.in("dy", dy, size), pg = a.optIn("gamma", gamma, c);
+      FloatPointer psm = a.in("saveMean", saveMean, c), psi = a.in("saveInvstd", saveInvstd, c);
+      FloatPointer pdx = (mask & Grad.INPUT) != 0 ? a.out("dx", dx, size) : null;
+      FloatPointer pdg = (mask & Grad.WEIGHT) != 0 ? a.out("dgamma", dgamma, c) : null;
+      FloatPointer pdb = (mask & Grad.BIAS) != 0 ? a.out("dbeta", dbeta, c) : null;
+      a.done("batchnorm backward", a.start(), SepconvNative.sepconv_batchnorm_backward(ex, n, c, hw, mask,
+          px, py, pdy, pg, psm, psi, ac, pdx, pdg, pdb));
+    }
   }
 
   /**
@@ -121,33 +138,51 @@ public final class Ops {
       FloatBuffer gamma, FloatBuffer beta, FloatBuffer mean, FloatBuffer var, float eps) {
     if (c < 1) throw new IllegalArgumentException("c must be >= 1, got " + c);
     if (perChannel < 1) throw new IllegalArgumentException("perChannel must be >= 1, got " + perChannel);
-    done("batchnorm fold", Profiler.start(), SepconvNative.sepconv_batchnorm_fold(c, perChannel,
-        out("w", w, Math.multiplyExact(c, perChannel)), out("bias", bias, c), opt("gamma", gamma, c),
-        opt("beta", beta, c), in("mean", mean, c), in("var", var, c), eps));
+    long size = product("c*perChannel", c, perChannel);
+    try (Args a = new Args()) {
+      FloatPointer pw = a.out("w", w, size), pb = a.out("bias", bias, c);
+      FloatPointer pg = a.optIn("gamma", gamma, c), pbe = a.optIn("beta", beta, c);
+      FloatPointer pm = a.in("mean", mean, c), pv = a.in("var", var, c);
+      a.done("batchnorm fold", a.start(), SepconvNative.sepconv_batchnorm_fold(c, perChannel, pw, pb, pg, pbe, pm, pv, eps));
+    }
   }
 
   // ------------------------------------------------------------------ elementwise
 
-  /** y = act(x) over count floats; y may be x. */
+  /** y = act(x) over count floats; y may be the same buffer as x. */
   public static void activationForward(Exec e, Activation act, long count, FloatBuffer x, FloatBuffer y) {
+    int ex = code(e), ac = act(act);
     checkCount(count);
-    done("activation forward", Profiler.start(), SepconvNative.sepconv_activation_forward(code(e), act(act), count,
-        in("x", x, count), out("y", y, count)));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, count), py = a.out("y", y, count);
+      a.maySame("y", "x");
+      a.done("activation forward", a.start(), SepconvNative.sepconv_activation_forward(ex, ac, count, px, py));
+    }
   }
 
-  /** dx = dy where the forward output y is in the active range, else 0; dx may be dy. */
+  /** dx = dy where the forward output y is in the active range, else 0; dx may be the same buffer as dy. */
   public static void activationBackward(Exec e, Activation act, long count, FloatBuffer y,
       FloatBuffer dy, FloatBuffer dx) {
+    int ex = code(e), ac = act(act);
     checkCount(count);
-    done("activation backward", Profiler.start(), SepconvNative.sepconv_activation_backward(code(e), act(act), count,
-        in("y", y, count), in("dy", dy, count), out("dx", dx, count)));
+    try (Args a = new Args()) {
+      FloatPointer py = ac != 0 ? a.in("y", y, count) : a.optIn("y", y, count);
+      FloatPointer pdy = a.in("dy", dy, count), pdx = a.out("dx", dx, count);
+      a.maySame("dx", "dy");
+      a.done("activation backward", a.start(), SepconvNative.sepconv_activation_backward(ex, ac, count, py, pdy, pdx));
+    }
   }
 
-  /** y = a + b (the residual add); y may be a or b. Its backward is the identity. */
+  /** y = a + b (the residual add); y may be the same buffer as a or b. Its backward is the identity. */
   public static void add(Exec e, long count, FloatBuffer a, FloatBuffer b, FloatBuffer y) {
+    int ex = code(e);
     checkCount(count);
-    done("add", Profiler.start(), SepconvNative.sepconv_add(code(e), count, in("a", a, count), in("b", b, count),
-        out("y", y, count)));
+    try (Args g = new Args()) {
+      FloatPointer pa = g.in("a", a, count), pb = g.in("b", b, count), py = g.out("y", y, count);
+      g.maySame("y", "a");
+      g.maySame("y", "b");
+      g.done("add", g.start(), SepconvNative.sepconv_add(ex, count, pa, pb, py));
+    }
   }
 
   // ------------------------------------------------------------------ optimizer updates
@@ -160,10 +195,13 @@ public final class Ops {
    */
   public static void sgdUpdate(Exec e, long count, FloatBuffer p, FloatBuffer g, FloatBuffer momentumBuffer,
       double lr, double momentum, double dampening, double weightDecay, boolean nesterov, long step) {
+    int ex = code(e);
     checkCount(count);
-    done("optimizer update", Profiler.start(), SepconvNative.sepconv_sgd_update(code(e), count, out("p", p, count),
-        in("g", g, count), optOut("momentumBuffer", momentumBuffer, count), lr, momentum, dampening, weightDecay,
-        nesterov ? 1 : 0, step));
+    try (Args a = new Args()) {
+      FloatPointer pp = a.out("p", p, count), pg = a.in("g", g, count), pm = a.optOut("momentumBuffer", momentumBuffer, count);
+      a.done("optimizer update", a.start(), SepconvNative.sepconv_sgd_update(ex, count, pp, pg, pm, lr, momentum,
+          dampening, weightDecay, nesterov ? 1 : 0, step));
+    }
   }
 
   /**
@@ -174,56 +212,70 @@ public final class Ops {
   public static void adamUpdate(Exec e, long count, FloatBuffer p, FloatBuffer g, FloatBuffer expAvg,
       FloatBuffer expAvgSq, double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled,
       long step) {
+    int ex = code(e);
     checkCount(count);
-    done("optimizer update", Profiler.start(), SepconvNative.sepconv_adam_update(code(e), count, out("p", p, count),
-        in("g", g, count), out("expAvg", expAvg, count), out("expAvgSq", expAvgSq, count), lr, beta1, beta2, eps,
-        weightDecay, decoupled ? 1 : 0, step));
+    try (Args a = new Args()) {
+      FloatPointer pp = a.out("p", p, count), pg = a.in("g", g, count);
+      FloatPointer pm = a.out("expAvg", expAvg, count), pv = a.out("expAvgSq", expAvgSq, count);
+      a.done("optimizer update", a.start(), SepconvNative.sepconv_adam_update(ex, count, pp, pg, pm, pv, lr, beta1, beta2,
+          eps, weightDecay, decoupled ? 1 : 0, step));
+    }
   }
 
   // ------------------------------------------------------------------ pooling
 
   public static void avgPool2dForward(Exec e, Pool2dSpec p, FloatBuffer x, FloatBuffer y) {
-    FloatPointer px = in("x", x, p.inputSize()), py = out("y", y, p.outputSize());
-    try (Pool2dDesc d = p.toNative()) {
-      done("avgpool2d forward", Profiler.start(), SepconvNative.sepconv_avgpool2d_forward(code(e), d, px, py));
+    int ex = code(e);
+    try (Args a = new Args(); Pool2dDesc d = spec(p).toNative()) {
+      FloatPointer px = a.in("x", x, p.inputSize()), py = a.out("y", y, p.outputSize());
+      a.done("avgpool2d forward", a.start(), SepconvNative.sepconv_avgpool2d_forward(ex, d, px, py));
     }
   }
 
   public static void avgPool2dBackward(Exec e, Pool2dSpec p, FloatBuffer dy, FloatBuffer dx) {
-    FloatPointer pdy = in("dy", dy, p.outputSize()), pdx = out("dx", dx, p.inputSize());
-    try (Pool2dDesc d = p.toNative()) {
-      done("avgpool2d backward", Profiler.start(), SepconvNative.sepconv_avgpool2d_backward(code(e), d, pdy, pdx));
+    int ex = code(e);
+    try (Args a = new Args(); Pool2dDesc d = spec(p).toNative()) {
+      FloatPointer pdy = a.in("dy", dy, p.outputSize()), pdx = a.out("dx", dx, p.inputSize());
+      a.done("avgpool2d backward", a.start(), SepconvNative.sepconv_avgpool2d_backward(ex, d, pdy, pdx));
     }
   }
 
   /** argmax (nullable) receives, per output, the index iy*w+ix of the max in its input plane. */
   public static void maxPool2dForward(Exec e, Pool2dSpec p, FloatBuffer x, FloatBuffer y, IntBuffer argmax) {
-    FloatPointer px = in("x", x, p.inputSize()), py = out("y", y, p.outputSize());
-    IntPointer pa = argmax == null ? null : ints("argmax", argmax, p.outputSize(), true);
-    try (Pool2dDesc d = p.toNative()) {
-      done("maxpool2d forward", Profiler.start(), SepconvNative.sepconv_maxpool2d_forward(code(e), d, px, py, pa));
+    int ex = code(e);
+    try (Args a = new Args(); Pool2dDesc d = spec(p).toNative()) {
+      FloatPointer px = a.in("x", x, p.inputSize()), py = a.out("y", y, p.outputSize());
+      IntPointer pa = argmax == null ? null : a.ints("argmax", argmax, p.outputSize(), true);
+      a.done("maxpool2d forward", a.start(), SepconvNative.sepconv_maxpool2d_forward(ex, d, px, py, pa));
     }
   }
 
   public static void maxPool2dBackward(Exec e, Pool2dSpec p, FloatBuffer dy, IntBuffer argmax, FloatBuffer dx) {
-    FloatPointer pdy = in("dy", dy, p.outputSize()), pdx = out("dx", dx, p.inputSize());
-    IntPointer pa = ints("argmax", argmax, p.outputSize(), false);
-    try (Pool2dDesc d = p.toNative()) {
-      done("maxpool2d backward", Profiler.start(), SepconvNative.sepconv_maxpool2d_backward(code(e), d, pdy, pa, pdx));
+    int ex = code(e);
+    try (Args a = new Args(); Pool2dDesc d = spec(p).toNative()) {
+      FloatPointer pdy = a.in("dy", dy, p.outputSize()), pdx = a.out("dx", dx, p.inputSize());
+      IntPointer pa = a.ints("argmax", argmax, p.outputSize(), false);
+      a.done("maxpool2d backward", a.start(), SepconvNative.sepconv_maxpool2d_backward(ex, d, pdy, pa, pdx));
     }
   }
 
   /** [n][c][hw] -> [n][c] */
   public static void globalAvgPoolForward(Exec e, int n, int c, int hw, FloatBuffer x, FloatBuffer y) {
+    int ex = code(e);
     long size = volume("n", n, "c", c, "hw", hw);
-    done("global avgpool forward", Profiler.start(), SepconvNative.sepconv_global_avgpool_forward(code(e), n, c, hw,
-        in("x", x, size), out("y", y, (long) n * c)));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, size), py = a.out("y", y, (long) n * c);
+      a.done("global avgpool forward", a.start(), SepconvNative.sepconv_global_avgpool_forward(ex, n, c, hw, px, py));
+    }
   }
 
   public static void globalAvgPoolBackward(Exec e, int n, int c, int hw, FloatBuffer dy, FloatBuffer dx) {
+    int ex = code(e);
     long size = volume("n", n, "c", c, "hw", hw);
-    done("global avgpool backward", Profiler.start(), SepconvNative.sepconv_global_avgpool_backward(code(e), n, c, hw,
-        in("dy", dy, (long) n * c), out("dx", dx, size)));
+    try (Args a = new Args()) {
+      FloatPointer pdy = a.in("dy", dy, (long) n * c), pdx = a.out("dx", dx, size);
+      a.done("global avgpool backward", a.start(), SepconvNative.sepconv_global_avgpool_backward(ex, n, c, hw, pdy, pdx));
+    }
   }
 
   // ------------------------------------------------------------------ linear
@@ -231,24 +283,31 @@ public final class Ops {
   /** y[n][out] = x[n][in] . w[out][in]^T + bias; bias may be null. */
   public static void linearForward(Exec e, int n, int in, int outF, FloatBuffer x, FloatBuffer w,
       FloatBuffer bias, FloatBuffer y) {
+    int ex = code(e);
     volume("n", n, "inFeatures", in, "outFeatures", outF);
-    done("linear forward", Profiler.start(), SepconvNative.sepconv_linear_forward(code(e), n, in, outF,
-        in("x", x, (long) n * in), in("w", w, (long) outF * in), opt("bias", bias, outF),
-        out("y", y, (long) n * outF)));
+    try (Args a = new Args()) {
+      FloatPointer px = a.in("x", x, (long) n * in), pw = a.in("w", w, (long) outF * in);
+      FloatPointer pb = a.optIn("bias", bias, outF), py = a.out("y", y, (long) n * outF);
+      a.done("linear forward", a.start(), SepconvNative.sepconv_linear_forward(ex, n, in, outF, px, pw, pb, py));
+    }
   }
 
   public static void linearBackward(Exec e, int n, int in, int outF, int mask, FloatBuffer x,
       FloatBuffer w, FloatBuffer dy, FloatBuffer dx, FloatBuffer dw, FloatBuffer dbias) {
+    int ex = code(e);
     checkMask(mask);
     volume("n", n, "inFeatures", in, "outFeatures", outF);
     boolean gi = (mask & Grad.INPUT) != 0, gw = (mask & Grad.WEIGHT) != 0, gb = (mask & Grad.BIAS) != 0;
-    done("linear backward", Profiler.start(), SepconvNative.sepconv_linear_backward(code(e), n, in, outF, mask,
-        gw ? in("x", x, (long) n * in) : opt("x", x, (long) n * in),
-        gi ? in("w", w, (long) outF * in) : opt("w", w, (long) outF * in),
-        in("dy", dy, (long) n * outF),
-        gi ? out("dx", dx, (long) n * in) : null,
-        gw ? out("dw", dw, (long) outF * in) : null,
-        gb ? out("dbias", dbias, outF) : null));
+    try (Args a = new Args()) {
+      FloatPointer px = gw ? a.in("x", x, (long) n * in) : a.optIn("x", x, (long) n * in);
+      FloatPointer pw = gi ? a.in("w", w, (long) outF * in) : a.optIn("w", w, (long) outF * in);
+      FloatPointer pdy = a.in("dy", dy, (long) n * outF);
+      FloatPointer pdx = gi ? a.out("dx", dx, (long) n * in) : null;
+      FloatPointer pdw = gw ? a.out("dw", dw, (long) outF * in) : null;
+      FloatPointer pdb = gb ? a.out("dbias", dbias, outF) : null;
+      a.done("linear backward", a.start(), SepconvNative.sepconv_linear_backward(ex, n, in, outF, mask,
+          px, pw, pdy, pdx, pdw, pdb));
+    }
   }
 
   // ------------------------------------------------------------------ loss
@@ -259,11 +318,13 @@ public final class Ops {
    */
   public static float softmaxCrossEntropyForward(Exec e, int n, int classes, FloatBuffer logits,
       IntBuffer labels, float labelSmoothing, FloatBuffer probs) {
+    int ex = code(e);
     long size = volume("n", n, "classes", classes, "one", 1);
-    try (FloatPointer loss = new FloatPointer(1)) {
-      done("softmax xent forward", Profiler.start(), SepconvNative.sepconv_softmax_xent_forward(code(e), n, classes,
-          in("logits", logits, size), ints("labels", labels, n, false), labelSmoothing,
-          out("probs", probs, size), loss));
+    try (Args a = new Args(); FloatPointer loss = new FloatPointer(1)) {
+      FloatPointer pl = a.in("logits", logits, size), pp = a.out("probs", probs, size);
+      IntPointer pt = a.ints("labels", labels, n, false);
+      a.done("softmax xent forward", a.start(), SepconvNative.sepconv_softmax_xent_forward(ex, n, classes, pl, pt,
+          labelSmoothing, pp, loss));
       return loss.get();
     }
   }
@@ -271,19 +332,17 @@ public final class Ops {
   /** dlogits = dloss * (probs - q) / n (overwrite). */
   public static void softmaxCrossEntropyBackward(Exec e, int n, int classes, FloatBuffer probs,
       IntBuffer labels, float labelSmoothing, float dloss, FloatBuffer dlogits) {
+    int ex = code(e);
     long size = volume("n", n, "classes", classes, "one", 1);
-    done("softmax xent backward", Profiler.start(), SepconvNative.sepconv_softmax_xent_backward(code(e), n, classes,
-        in("probs", probs, size), ints("labels", labels, n, false), labelSmoothing, dloss,
-        out("dlogits", dlogits, size)));
+    try (Args a = new Args()) {
+      FloatPointer pp = a.in("probs", probs, size), pd = a.out("dlogits", dlogits, size);
+      IntPointer pt = a.ints("labels", labels, n, false);
+      a.done("softmax xent backward", a.start(), SepconvNative.sepconv_softmax_xent_backward(ex, n, classes, pp, pt,
+          labelSmoothing, dloss, pd));
+    }
   }
 
   // ------------------------------------------------------------------ argument checks
-
-  /** Records the call's time (t0 is taken before the native call's arguments are evaluated). */
-  private static void done(String op, long t0, int status) {
-    Profiler.stop(op, t0);
-    NativeLib.check(status);
-  }
 
   /** The profiler key of a conv call: constant strings, so a call allocates nothing for it. */
   private static String family(Conv2dSpec s, boolean forward) {
@@ -303,6 +362,11 @@ public final class Ops {
     return a.code();
   }
 
+  private static <T> T spec(T s) {
+    if (s == null) throw new IllegalArgumentException("spec must not be null");
+    return s;
+  }
+
   private static void checkMask(int mask) {
     if (mask < 0 || mask > Grad.ALL)
       throw new IllegalArgumentException("mask must be a combination of Grad.INPUT|WEIGHT|BIAS (0..7), got " + mask);
@@ -310,47 +374,23 @@ public final class Ops {
 
   private static void checkCount(long count) {
     if (count < 1) throw new IllegalArgumentException("count must be >= 1, got " + count);
+    product("count", count, 4); // its size in bytes must fit too
   }
 
+  /** a*b*c as an element count, each factor >= 1; an overflow is a bad argument, not an ArithmeticException. */
   private static long volume(String an, int a, String bn, int b, String cn, int c) {
     if (a < 1) throw new IllegalArgumentException(an + " must be >= 1, got " + a);
     if (b < 1) throw new IllegalArgumentException(bn + " must be >= 1, got " + b);
     if (c < 1) throw new IllegalArgumentException(cn + " must be >= 1, got " + c);
-    return Math.multiplyExact(Math.multiplyExact((long) a, b), c);
+    String what = an + "*" + bn + ("one".equals(cn) ? "" : "*" + cn);
+    long v = product(what, product(what, a, b), c);
+    product(what, v, 4);
+    return v;
   }
 
-  private static void checkBuffer(String name, Buffer b, long need, boolean writable) {
-    if (b == null) throw new IllegalArgumentException(name + " must not be null");
-    if (!b.isDirect())
-      throw new IllegalArgumentException(name + " must be a direct buffer (ByteBuffer.allocateDirect)");
-    ByteOrder order = b instanceof FloatBuffer f ? f.order() : ((IntBuffer) b).order();
-    if (order != ByteOrder.nativeOrder())
-      throw new IllegalArgumentException(name + " must be in native byte order (" + ByteOrder.nativeOrder() + ")");
-    if (b.remaining() < need)
-      throw new IllegalArgumentException(name + " must have at least " + need + " elements remaining, has " + b.remaining());
-    if (writable && b.isReadOnly()) throw new IllegalArgumentException(name + " must be writable, got a read-only buffer");
-  }
-
-  private static FloatPointer in(String name, FloatBuffer b, long need) {
-    checkBuffer(name, b, need, false);
-    return new FloatPointer(b);
-  }
-
-  private static FloatPointer out(String name, FloatBuffer b, long need) {
-    checkBuffer(name, b, need, true);
-    return new FloatPointer(b);
-  }
-
-  private static FloatPointer opt(String name, FloatBuffer b, long need) {
-    return b == null ? null : in(name, b, need);
-  }
-
-  private static FloatPointer optOut(String name, FloatBuffer b, long need) {
-    return b == null ? null : out(name, b, need);
-  }
-
-  private static IntPointer ints(String name, IntBuffer b, long need, boolean writable) {
-    checkBuffer(name, b, need, writable);
-    return new IntPointer(b);
+  private static long product(String what, long a, long b) {
+    long hi = Math.multiplyHigh(a, b), lo = a * b;
+    if ((hi == 0 && lo >= 0) || (hi == -1 && lo < 0)) return lo;
+    throw new IllegalArgumentException(what + " = " + a + " * " + b + " elements overflows a 64-bit size");
   }
 }

@@ -77,6 +77,27 @@ class ValidationTest {
     assertRejects("argmax", () -> Ops.maxPool2dBackward(Exec.CPU, p, floats(p.outputSize()), arg, floats(p.inputSize())));
   }
 
+  /** The reproduction of the position bug: 8 floats 100..107, the op's data starts at position 4. */
+  @Test
+  void aBuffersDataStartsAtItsPosition() {
+    FloatBuffer big = ByteBuffer.allocateDirect(32).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    for (int i = 0; i < 8; i++) big.put(i, 100 + i);
+    FloatBuffer out = floats(4);
+    Ops.activationForward(Exec.CPU, Activation.NONE, 4, big.duplicate().position(4), out);
+    for (int i = 0; i < 4; i++) assertEquals(104 + i, out.get(i), "input element " + i);
+    Ops.activationForward(Exec.CPU, Activation.NONE, 4, big.duplicate().position(4).slice(), out);
+    for (int i = 0; i < 4; i++) assertEquals(104 + i, out.get(i), "sliced input element " + i);
+
+    FloatBuffer src = floats(4);
+    for (int i = 0; i < 4; i++) src.put(i, -i - 1);
+    FloatBuffer target = big.duplicate().position(4);
+    Ops.activationForward(Exec.CPU, Activation.NONE, 4, src, target);
+    for (int i = 0; i < 4; i++) assertEquals(100 + i, big.get(i), "element " + i + " before the position");
+    for (int i = 4; i < 8; i++) assertEquals(-(i - 4) - 1, big.get(i), "output element " + i);
+    assertEquals(4, target.position(), "the position is not moved");
+    assertRejects("y", () -> Ops.activationForward(Exec.CPU, Activation.NONE, 5, floats(5), big.duplicate().position(4)));
+  }
+
   @Test
   void cudaOnHostBuffersSaysWhy() {
     Conv2dSpec s = Conv2dSpec.of(1, 2, 4, 4, 2, 3).withPad(1);
