@@ -9,14 +9,18 @@ import org.sepconv.nn.Module;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.Evaluator;
 import org.sepconv.train.TrainConfig;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Evaluates a checkpoint on its dataset's test split: loss, accuracy and accuracy per class.")
 final class EvalCommand implements Callable<Integer> {
   private final PrintStream out;
+  @Spec CommandSpec spec;
 
   @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "a checkpoint written by train, e.g. runs/latest/best.safetensors")
   Path checkpoint;
@@ -35,8 +39,8 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    machine.apply();
-    if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+    if (batchSize < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--batch-size must be >= 1, got " + batchSize);
+    machine.apply(spec);
     Checkpoint ck = Checkpoint.read(checkpoint);
     TrainConfig cfg = ck.config();
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);

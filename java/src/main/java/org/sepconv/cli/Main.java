@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import org.sepconv.Sepconv;
 import org.sepconv.data.DataException;
 import org.sepconv.nativeapi.NativeLib;
@@ -23,14 +24,16 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code sepconv} command line: {@code info}, {@code demo}, {@code summary}, {@code train},
- * {@code eval} and {@code predict}. Errors a user can fix (bad flags, missing or corrupt data,
- * a checkpoint that does not match) print one line, {@code sepconv: <message>}, and exit 1;
- * a bad command line exits 2 with the usage.
+ * {@code eval} and {@code predict}. A bad command line (an unknown flag, a flag value out of its
+ * range, no command) prints one line, {@code sepconv <command>: <message> (see ...)}, and exits
+ * 2; errors of the environment a user can fix (missing or corrupt data, a checkpoint that does
+ * not match, a full disk, too little memory, no GPU) print one line, {@code sepconv: <message>},
+ * and exit 1.
  */
 @Command(name = "sepconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Depthwise-separable convolutions for the JVM: train and run MobileNet/ResNet models on the CPU.",
     subcommands = {HelpCommand.class})
-public final class Main implements Runnable {
+public final class Main implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
@@ -49,20 +52,35 @@ public final class Main implements Runnable {
     cl.addSubcommand("eval", new EvalCommand(out));
     cl.addSubcommand("predict", new PredictCommand(out));
     cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
+    cl.setParameterExceptionHandler((e, line) -> {
+      CommandLine at = e.getCommandLine();
+      String name = at.getCommandSpec().qualifiedName();
+      err.println(name + ": " + e.getMessage() + " (see '" + name + " --help')");
+      return at.getCommandSpec().exitCodeOnInvalidInput();
+    });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IllegalArgumentException || e instanceof IllegalStateException || e instanceof DataException
-          || e instanceof SepconvException || e instanceof UncheckedIOException) {
+          || e instanceof SepconvException || e instanceof UncheckedIOException
+          || e instanceof UnsupportedOperationException) {
         err.println("sepconv: " + e.getMessage());
         return 1;
       }
       throw e; // a bug: the stack trace is wanted
     });
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } catch (OutOfMemoryError e) { // Java heap or native memory: one line, not a stack trace
+      err.println("sepconv: out of memory (" + e.getMessage() + "); try a smaller --batch-size or --width-mult, or "
+          + "give Java more heap (-Xmx)");
+      return 1;
+    }
   }
 
+  /** No command: the usage, on stderr, as a bad command line. */
   @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+  public Integer call() {
+    spec.commandLine().usage(new PrintWriter(spec.commandLine().getErr(), true));
+    return spec.exitCodeOnInvalidInput();
   }
 
   /** {@code --version}: the library and native engine. */

@@ -14,9 +14,12 @@ import org.sepconv.models.Models;
 import org.sepconv.nn.Module;
 import org.sepconv.tensor.Tensor;
 import org.sepconv.train.Checkpoint;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 @Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Classifies PNG/JPEG images with a checkpoint and prints the top-k classes with their "
@@ -24,6 +27,7 @@ import picocli.CommandLine.Parameters;
         "Images are converted to the dataset's channels (gray or RGB) and resized to the model's input size."})
 final class PredictCommand implements Callable<Integer> {
   private final PrintStream out;
+  @Spec CommandSpec spec;
 
   @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "a checkpoint written by train")
   Path checkpoint;
@@ -43,7 +47,8 @@ final class PredictCommand implements Callable<Integer> {
     Checkpoint ck = Checkpoint.read(checkpoint);
     String[] names = ck.classNames();
     if (topK < 1 || topK > names.length)
-      throw new IllegalArgumentException("--top-k must be in [1, " + names.length + "], got " + topK);
+      throw new CommandLine.ParameterException(spec.commandLine(), "--top-k must be in [1, " + names.length + "] (the "
+          + "checkpoint's classes), got " + topK);
     int size = Models.inputSize(ck.config().variant()), channels = ck.dataChannels();
     float[] mean = ck.mean(), std = ck.std();
     List<ImageFiles.Image> images = new ArrayList<>();

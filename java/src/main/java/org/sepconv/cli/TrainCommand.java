@@ -1,6 +1,7 @@
 package org.sepconv.cli;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +13,7 @@ import org.sepconv.data.Dataset;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.TrainConfig;
 import org.sepconv.train.Trainer;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,7 +25,7 @@ import picocli.CommandLine.Spec;
         "The run folder (--out) gets last.safetensors (the resume point, written atomically after every epoch and on "
             + "Ctrl-C), best.safetensors (best test accuracy), metrics.csv and curves.png."},
     footer = {"", "Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad command line, 3 the loss became "
-        + "NaN/Inf, 130 interrupted (Ctrl-C; the checkpoint was saved)."})
+        + "NaN/Inf, 130 interrupted (Ctrl-C: the checkpoint was saved; a second Ctrl-C quits at once without saving)."})
 final class TrainCommand implements Callable<Integer> {
   private final PrintStream out;
   @Spec CommandSpec spec;
@@ -88,18 +90,25 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", description = "continue the run in --out from its last.safetensors, with its stored settings")
   boolean resume;
 
+  @Option(names = "--overwrite", description = "start a new run in --out even though it holds one (its files are deleted)")
+  boolean overwrite;
+
   TrainCommand(PrintStream out) {
     this.out = out;
   }
 
   @Override
   public Integer call() throws InterruptedException {
-    machine.apply();
-    TrainConfig cfg = resume ? resumedConfig() : new TrainConfig(m.model, m.variant, m.widthMult,
-        m.classes != null ? m.classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer, lr,
-        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed);
+    if (resume && overwrite) throw usage("--resume and --overwrite contradict each other: give one of them");
+    machine.apply(spec);
+    TrainConfig cfg = resume ? resumedConfig() : config(() -> new TrainConfig(m.model, m.variant, m.widthMult,
+        m.classes != null ? m.classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer,
+        lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed));
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
+    if (cfg.limitTrain() > train.size())
+      throw usage("--limit-train must be at most the " + train.size() + " training images of " + cfg.dataset() + ", got "
+          + cfg.limitTrain());
     if (cfg.limitTrain() > 0) train = train.subset(cfg.limitTrain(), cfg.seed());
     out.printf(Locale.ROOT, "train: %s (%s, %d classes, width %s) on %s: %d train / %d test images of %dx%dx%d; "
             + "%d epochs, batch %d, %s lr %s (%s), %d threads, out %s%n", cfg.model(), cfg.variant(), cfg.classes(),
@@ -107,53 +116,66 @@ final class TrainCommand implements Callable<Integer> {
         cfg.epochs(), cfg.batchSize(), cfg.optimizer(), cfg.lr(), cfg.schedule(), Sepconv.numThreads(), outDir);
 
     Trainer trainer = new Trainer(cfg, train, test, outDir, out, System.console() != null);
-    Thread hook = new Thread(() -> { // Ctrl-C: let the loop save, then let the JVM exit
-      trainer.requestStop();
-      try {
-        trainer.awaitFinished(120_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    Trainer.Start start = resume ? Trainer.Start.RESUME : overwrite ? Trainer.Start.OVERWRITE : Trainer.Start.NEW;
+    try (Interrupts stop = Interrupts.install(trainer, out)) {
+      Trainer.Result r = trainer.run(start);
+      switch (r.outcome()) {
+        case COMPLETED: return 0;
+        case DIVERGED: return 3;
+        default: return 130;
       }
-    }, "sepconv-save-on-exit");
-    Runtime.getRuntime().addShutdownHook(hook);
-    Trainer.Result r;
-    try {
-      r = trainer.run(resume);
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException shuttingDown) {
-        // the hook is running: it returns once run() has returned
-      }
-    }
-    switch (r.outcome()) {
-      case COMPLETED: return 0;
-      case DIVERGED: return 3;
-      default: return 130;
     }
   }
 
-  /** The checkpoint's settings; flags given on this command line must agree with them, except --epochs. */
-  private TrainConfig resumedConfig() {
-    Checkpoint ck = Checkpoint.read(Trainer.lastCheckpoint(outDir));
-    TrainConfig stored = ck.config();
-    Map<String, String> storedMeta = stored.toMetadata();
-    TrainConfig mine = new TrainConfig(m.model, m.variant, m.widthMult, m.classes != null ? m.classes : stored.classes(), dataset,
-        limitTrain, epochs, batchSize, optimizer, lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing,
-        cropPad, flip, cutout, seed);
-    Map<String, String> given = mine.toMetadata();
-    List<String> conflicts = new ArrayList<>();
-    for (String key : given.keySet()) {
-      String flag = "--" + key.substring("config.".length()).replace('_', '-');
-      if (flag.equals("--epochs") || spec.findOption(flag) == null || !spec.commandLine().getParseResult().hasMatchedOption(flag))
-        continue;
-      if (!given.get(key).equals(storedMeta.get(key)))
-        conflicts.add(flag + " " + given.get(key) + " (the run has " + storedMeta.get(key) + ")");
+  private CommandLine.ParameterException usage(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
+  }
+
+  /** Builds the config; a flag value out of range is a bad command line (exit 2), named by the message. */
+  private TrainConfig config(java.util.function.Supplier<TrainConfig> make) {
+    try {
+      return make.get();
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
     }
+  }
+
+  /**
+   * The checkpoint's settings. A flag given on this command line must agree with them, except
+   * --epochs, which may extend the run (not cut it below the epochs already done).
+   */
+  private TrainConfig resumedConfig() {
+    Path last = Trainer.lastCheckpoint(outDir);
+    if (!Files.exists(last))
+      throw new IllegalArgumentException("--resume: there is no run to continue in " + outDir + " (no " + last.getFileName()
+          + "); start one without --resume");
+    Checkpoint ck = Checkpoint.read(last);
+    TrainConfig s = ck.config();
+    CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+    java.util.function.Predicate<String> given = pr::hasMatchedOption;
+    TrainConfig mine = config(() -> new TrainConfig(given.test("--model") ? m.model : s.model(),
+        given.test("--variant") ? m.variant : s.variant(), given.test("--width-mult") ? m.widthMult : s.widthMult(),
+        m.classes != null ? m.classes : s.classes(), given.test("--dataset") ? dataset : s.dataset(),
+        given.test("--limit-train") ? limitTrain : s.limitTrain(), given.test("--epochs") ? epochs : s.epochs(),
+        given.test("--batch-size") ? batchSize : s.batchSize(), given.test("--optimizer") ? optimizer : s.optimizer(),
+        given.test("--lr") ? lr : s.lr(), given.test("--momentum") ? momentum : s.momentum(),
+        given.test("--weight-decay") ? weightDecay : s.weightDecay(), given.test("--schedule") ? schedule : s.schedule(),
+        given.test("--warmup-epochs") ? warmupEpochs : s.warmupEpochs(),
+        given.test("--label-smoothing") ? labelSmoothing : s.labelSmoothing(),
+        given.test("--crop-pad") ? cropPad : s.cropPad(), given.test("--flip") ? flip : s.flip(),
+        given.test("--cutout") ? cutout : s.cutout(), given.test("--seed") ? seed : s.seed()));
+    Map<String, String> stored = s.toMetadata(), wanted = mine.toMetadata();
+    List<String> conflicts = new ArrayList<>();
+    for (String key : wanted.keySet())
+      if (!key.equals("config.epochs") && !wanted.get(key).equals(stored.get(key)))
+        conflicts.add("--" + key.substring("config.".length()).replace('_', '-') + " " + wanted.get(key) + " (the run has "
+            + stored.get(key) + ")");
     if (!conflicts.isEmpty())
-      throw new IllegalArgumentException("--resume continues the run in " + outDir + " with its own settings; these "
+      throw usage("--resume continues the run in " + outDir + " with its own settings; these "
           + "flags differ: " + String.join(", ", conflicts) + ". Start a new --out to change them.");
-    boolean epochsGiven = spec.commandLine().getParseResult().hasMatchedOption("--epochs");
-    return epochsGiven ? stored.withEpochs(epochs) : stored;
+    if (mine.epochs() < ck.epochsDone())
+      throw usage("--epochs " + mine.epochs() + " is fewer than the " + ck.epochsDone() + " epochs this run has done; "
+          + "give at least " + ck.epochsDone() + ", or leave it out to finish the run's " + s.epochs());
+    return mine;
   }
 }

@@ -2,9 +2,11 @@ package org.sepconv.data;
 
 import static org.sepconv.data.DataException.reason;
 
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
@@ -37,31 +39,34 @@ public final class FashionMnist {
     String split = train ? "train" : "t10k";
     Path imFile = find(dir, split + "-images-idx3-ubyte");
     Path lbFile = find(dir, split + "-labels-idx1-ubyte");
-    ByteBuffer im = ByteBuffer.wrap(read(imFile)), lb = ByteBuffer.wrap(read(lbFile));
-    int n = header(im, imFile, IMAGES_MAGIC, 4);
-    int rows = im.getInt(8), cols = im.getInt(12);
-    if (rows != RAW || cols != RAW)
-      throw new DataException(imFile + ": images are " + rows + "×" + cols + ", expected 28×28");
-    int nl = header(lb, lbFile, LABELS_MAGIC, 2);
-    if (n != nl)
-      throw new DataException(imFile + " holds " + n + " images but " + lbFile.getFileName()
-          + " holds " + nl + " labels");
-    exactLength(im, imFile, 16 + (long) n * RAW * RAW);
-    exactLength(lb, lbFile, 8 + (long) n);
-    if ((long) n * SIDE * SIDE > Integer.MAX_VALUE - 8)
-      throw new DataException(imFile + ": " + n + " images do not fit in one byte array");
-    byte[] labels = new byte[n], images = new byte[n * SIDE * SIDE];
-    for (int i = 0; i < n; i++) {
-      labels[i] = lb.get(8 + i);
-      if ((labels[i] & 0xFF) > 9)
-        throw new DataException(lbFile + ": label " + i + " is " + (labels[i] & 0xFF)
-            + ", expected 0..9");
-      for (int r = 0; r < RAW; r++)
-        im.get(16 + (i * RAW + r) * RAW, images, (i * SIDE + r + PAD) * SIDE + PAD, RAW);
-    }
-    return new Dataset("fashion-mnist-" + (train ? "train" : "test"), CLASSES, 1, SIDE, SIDE,
-        images, labels);
+    byte[] labels = parse(lbFile, lb -> {
+      int n = header(lb, lbFile, LABELS_MAGIC, 1)[0];
+      byte[] l = new byte[n];
+      body(lb, lbFile, l, 0, n, 8);
+      for (int i = 0; i < n; i++)
+        if ((l[i] & 0xFF) > 9) throw new DataException(lbFile + ": label " + i + " is " + (l[i] & 0xFF) + ", expected 0..9");
+      end(lb, lbFile, 8 + (long) n);
+      return l;
+    });
+    byte[] images = parse(imFile, im -> {
+      int[] dims = header(im, imFile, IMAGES_MAGIC, 3);
+      int n = dims[0];
+      if (dims[1] != RAW || dims[2] != RAW)
+        throw new DataException(imFile + ": images are " + dims[1] + "×" + dims[2] + ", expected 28×28");
+      if (n != labels.length)
+        throw new DataException(imFile + " holds " + n + " images but " + lbFile.getFileName() + " holds "
+            + labels.length + " labels");
+      byte[] px = new byte[n * SIDE * SIDE]; // n <= MAX_IMAGES, checked by header(): this fits
+      for (int i = 0; i < n; i++)
+        for (int r = 0; r < RAW; r++) body(im, imFile, px, (i * SIDE + r + PAD) * SIDE + PAD, RAW, 16 + (long) n * RAW * RAW);
+      end(im, imFile, 16 + (long) n * RAW * RAW);
+      return px;
+    });
+    return new Dataset("fashion-mnist-" + (train ? "train" : "test"), CLASSES, 1, SIDE, SIDE, images, labels);
   }
+
+  /** The most images one padded byte array holds (about 2.1 million; the real set has 70,000). */
+  static final int MAX_IMAGES = (Integer.MAX_VALUE - 8) / (SIDE * SIDE);
 
   private static Path find(Path dir, String base) {
     for (Path p : new Path[] {dir.resolve(base + ".gz"), dir.resolve(base)})
@@ -71,33 +76,89 @@ public final class FashionMnist {
         + ".gz missing)");
   }
 
-  /** The whole file, gunzipped when its name ends in .gz. */
-  private static byte[] read(Path f) {
-    boolean gz = f.getFileName().toString().endsWith(".gz");
-    try (InputStream raw = Files.newInputStream(f);
-        InputStream in = gz ? new GZIPInputStream(raw, 1 << 16) : raw) {
-      return in.readAllBytes();
+  private interface Body<T> {
+    T read(DataInputStream in) throws IOException;
+  }
+
+  /** Decompressed bytes read to tell a corrupt gzip from a bad header (the real train images are 47 MB). */
+  private static final long GZIP_CHECK = 64L << 20;
+
+  /**
+   * Runs {@code body} over the file's stream. A .gz file whose content looks wrong is read on
+   * (up to {@link #GZIP_CHECK} bytes): if the gzip itself breaks there, that is the problem named.
+   */
+  private static <T> T parse(Path f, Body<T> body) {
+    try (DataInputStream in = open(f)) {
+      try {
+        return body.read(in);
+      } catch (DataException e) {
+        if (!f.getFileName().toString().endsWith(".gz")) throw e;
+        try {
+          for (long skipped = 0, s; skipped < GZIP_CHECK && (s = in.skip(1 << 16)) > 0; ) skipped += s;
+        } catch (IOException broken) {
+          throw new DataException(f + ": corrupt or truncated gzip (" + reason(broken) + ")", broken);
+        }
+        throw e;
+      }
     } catch (IOException e) {
-      String what = gz ? "corrupt or truncated gzip" : "cannot read";
-      throw new DataException(f + ": " + what + " (" + reason(e) + ")", e);
+      throw unreadable(f, e);
     }
   }
 
-  /** Checks the magic number and that the header fits; returns N, the first dimension. */
-  private static int header(ByteBuffer b, Path f, int magic, int headerInts) {
-    if (b.capacity() < 4 * headerInts)
-      throw new DataException(f + ": " + b.capacity() + " bytes, too short for an IDX header");
-    if (b.getInt(0) != magic)
-      throw new DataException(f + String.format(": magic number 0x%08x, expected 0x%08x",
-          b.getInt(0), magic));
-    int n = b.getInt(4);
-    if (n < 1) throw new DataException(f + ": " + n + " items, expected at least 1");
-    return n;
+  /** The file as a stream, gunzipped when its name ends in .gz: read as it goes, never whole. */
+  private static DataInputStream open(Path f) {
+    try {
+      InputStream raw = new BufferedInputStream(Files.newInputStream(f), 1 << 16);
+      try {
+        return new DataInputStream(f.getFileName().toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw);
+      } catch (IOException e) {
+        raw.close();
+        throw e;
+      }
+    } catch (IOException e) {
+      throw unreadable(f, e);
+    }
   }
 
-  private static void exactLength(ByteBuffer b, Path f, long expected) {
-    if (b.capacity() != expected)
-      throw new DataException(f + ": " + (b.capacity() < expected ? "truncated" : "trailing bytes")
-          + ": " + b.capacity() + " bytes of data, expected " + expected + " from its header");
+  private static DataException unreadable(Path f, IOException e) {
+    boolean gz = f.getFileName().toString().endsWith(".gz");
+    return new DataException(f + ": " + (gz ? "corrupt or truncated gzip" : "cannot read") + " (" + reason(e) + ")", e);
+  }
+
+  /**
+   * Reads and checks the magic number and the {@code dims} dimensions; the first one, N, must be
+   * in [1, {@link #MAX_IMAGES}] before a single data byte is read, so that a header that
+   * declares too much is refused rather than filled.
+   */
+  private static int[] header(DataInputStream in, Path f, int magic, int dims) throws IOException {
+    int m;
+    int[] d = new int[dims];
+    try {
+      m = in.readInt();
+      if (m != magic) throw new DataException(f + String.format(": magic number 0x%08x, expected 0x%08x", m, magic));
+      for (int i = 0; i < dims; i++) d[i] = in.readInt();
+    } catch (EOFException e) {
+      throw new DataException(f + ": too short for an IDX header (" + 4 * (dims + 1) + " bytes)", e);
+    }
+    if (d[0] < 1 || d[0] > MAX_IMAGES)
+      throw new DataException(f + ": the header declares " + Integer.toUnsignedString(d[0]) + " items, expected 1 to "
+          + MAX_IMAGES);
+    return d;
+  }
+
+  /** Reads exactly len bytes into b[at..], or names the file as truncated ({@code expected} bytes in all). */
+  private static void body(DataInputStream in, Path f, byte[] b, int at, int len, long expected) throws IOException {
+    try {
+      in.readFully(b, at, len);
+    } catch (EOFException e) {
+      throw new DataException(f + ": " + (f.getFileName().toString().endsWith(".gz") ? "corrupt or truncated gzip: it"
+          : "truncated: it") + " ends before the " + expected + " bytes its header declares", e);
+    }
+  }
+
+  /** The data must end where the header says. */
+  private static void end(DataInputStream in, Path f, long expected) throws IOException {
+    if (in.read() >= 0)
+      throw new DataException(f + ": trailing bytes: more than the " + expected + " bytes its header declares");
   }
 }

@@ -273,9 +273,9 @@ public final class SafeTensors {
     ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
     readFully(ch, lenBuf, 0, file);
     long n = lenBuf.getLong(0);
-    if (n < 0 || n > size - 8)
-      throw bad(file, "header length " + Long.toUnsignedString(n) + " is beyond the file (" + size + " bytes)");
-    if (n > MAX_HEADER) throw bad(file, "header length " + n + " exceeds " + MAX_HEADER + " bytes");
+    if (n < 0 || n > MAX_HEADER)
+      throw bad(file, "header length " + Long.toUnsignedString(n) + " exceeds the limit of " + MAX_HEADER + " bytes");
+    if (n > size - 8) throw bad(file, "truncated: header length " + n + " is beyond the file (" + size + " bytes)");
     ByteBuffer hb = ByteBuffer.allocate((int) n);
     readFully(ch, hb, 8, file);
     String text;
@@ -348,8 +348,9 @@ public final class SafeTensors {
     Object b = ((List<?>) offs).get(0), e = ((List<?>) offs).get(1);
     if (!(b instanceof Long) || !(e instanceof Long)) throw bad(file, what + "data_offsets must be integers, got " + offs);
     long begin = (Long) b, end = (Long) e;
-    if (begin < 0 || end < begin || end > dataLen)
-      throw bad(file, what + "data_offsets " + offs + " out of range (data is " + dataLen + " bytes)");
+    if (begin < 0 || end < begin) throw bad(file, what + "data_offsets " + offs + " are not a range");
+    if (end > dataLen)
+      throw bad(file, "truncated: " + what + "data_offsets " + offs + " reach beyond the data (" + dataLen + " bytes)");
     if (end - begin != count * dtype.bytes)
       throw bad(file, what + "data_offsets " + offs + " hold " + (end - begin) + " bytes but shape " + shape + " of " + dtype + " needs " + count * dtype.bytes);
     return new Entry(name, dtype, Shape.of(dims), begin, end);

@@ -11,21 +11,26 @@ public final class Models {
   public static final List<String> NAMES = List.of("mobilenetv1", "mobilenetv2", "resnet18");
   /** The variants: {@code cifar} (32×32 inputs) and {@code imagenet} (224×224). */
   public static final List<String> VARIANTS = List.of("cifar", "imagenet");
+  /**
+   * The widest MobileNet: 16 times the parameters of width 1 (tens of millions). Width 100 would
+   * ask for tens of gigabytes before its first step.
+   */
+  public static final float MAX_WIDTH = 4f;
 
   private Models() {}
 
   /**
    * @param name one of {@link #NAMES}
    * @param variant one of {@link #VARIANTS}
-   * @param widthMult the width multiplier (MobileNets only; ResNet18 requires 1)
+   * @param widthMult the width multiplier in (0, {@link #MAX_WIDTH}] (MobileNets only; ResNet18 requires 1)
    * @param classes the number of output classes, >= 1
    * @param rng initialises the weights
    */
   public static Module create(String name, String variant, float widthMult, int classes, Random rng) {
     boolean cifar = isCifar(variant);
     if (classes < 1) throw new IllegalArgumentException("classes must be >= 1, got " + classes);
-    if (!(widthMult > 0) || Float.isInfinite(widthMult))
-      throw new IllegalArgumentException("width multiplier must be finite and > 0, got " + widthMult);
+    if (!(widthMult > 0 && widthMult <= MAX_WIDTH))
+      throw new IllegalArgumentException("width multiplier must be in (0, " + MAX_WIDTH + "], got " + widthMult);
     switch (name == null ? "" : name.toLowerCase(Locale.ROOT)) {
       case "mobilenetv1":
         return cifar ? MobileNetV1.cifar(classes, widthMult, rng) : MobileNetV1.imagenet(classes, widthMult, rng);

@@ -110,11 +110,15 @@ public abstract class Module implements AutoCloseable {
       if (t != null && !t.shape().equals(e.getValue().shape()))
         shapes.add(e.getKey() + " expected " + e.getValue().shape() + " got " + t.shape());
     }
-    if (!missing.isEmpty() || !unexpected.isEmpty() || !shapes.isEmpty())
-      throw new IllegalArgumentException("state dict does not match " + getClass().getSimpleName()
-          + (missing.isEmpty() ? "" : "; missing keys: " + missing)
-          + (unexpected.isEmpty() ? "" : "; unexpected keys: " + unexpected)
-          + (shapes.isEmpty() ? "" : "; shape mismatches: " + shapes));
+    if (!missing.isEmpty() || !unexpected.isEmpty() || !shapes.isEmpty()) {
+      List<String> parts = new ArrayList<>();
+      if (!missing.isEmpty())
+        parts.add(missing.size() + " missing key(s), the first " + missing.first() + " " + mine.get(missing.first()).shape());
+      if (!unexpected.isEmpty()) parts.add(unexpected.size() + " unexpected key(s), the first " + unexpected.first());
+      if (!shapes.isEmpty()) parts.add(shapes.size() + " shape mismatch(es), the first " + shapes.get(0));
+      throw new IllegalArgumentException("state dict does not match " + getClass().getSimpleName() + ": "
+          + String.join("; ", parts));
+    }
     for (Map.Entry<String, Tensor> e : mine.entrySet()) e.getValue().copyFrom(state.get(e.getKey()));
   }
 

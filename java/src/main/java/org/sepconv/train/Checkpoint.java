@@ -3,6 +3,7 @@ package org.sepconv.train;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.sepconv.io.SafeTensors;
@@ -35,6 +36,57 @@ public final class Checkpoint {
   private Checkpoint(Map<String, String> meta) {
     this.meta = meta;
     this.config = TrainConfig.fromMetadata(meta);
+    validate();
+  }
+
+  /**
+   * Checks every field that is not the config (which its constructor checks): a hand-edited or
+   * damaged checkpoint is refused with the field and the range it must be in, never trusted.
+   */
+  private void validate() {
+    TrainConfig.Meta r = new TrainConfig.Meta(meta);
+    float[] mean = r.floats("data.mean"), std = r.floats("data.std");
+    if (mean.length != 3 || std.length != 3)
+      throw new IllegalArgumentException("data.mean and data.std must hold 3 values (the models' input channels), got "
+          + mean.length + " and " + std.length);
+    for (int i = 0; i < 3; i++)
+      if (!Float.isFinite(mean[i]) || !(std[i] > 0) || !Float.isFinite(std[i]))
+        throw new IllegalArgumentException("data.mean must be finite and data.std finite and > 0, got " + meta.get("data.mean")
+            + " and " + meta.get("data.std"));
+    long channels = r.lng("data.channels");
+    if (channels != 1 && channels != 3) throw new IllegalArgumentException("data.channels must be 1 or 3, got " + channels);
+    String[] names = classNames();
+    if (names.length != config.classes())
+      throw new IllegalArgumentException("data.classes names " + names.length + " classes, but the model has "
+          + config.classes() + " (config.classes)");
+    for (String n : names) if (n.isBlank()) throw new IllegalArgumentException("data.classes holds an empty class name");
+    range(r, "data.train_size", 1, Integer.MAX_VALUE);
+    int epoch = (int) range(r, "run.epoch", 0, config.epochs());
+    range(r, "run.batch", 0, Integer.MAX_VALUE);
+    range(r, "run.step", 0, Long.MAX_VALUE);
+    long seen = range(r, "run.seen", 0, Long.MAX_VALUE);
+    range(r, "run.correct", 0, seen);
+    for (String k : new String[] {"run.loss_sum", "run.epoch_seconds"}) {
+      double v = r.num(k);
+      if (!(v >= 0) || Double.isInfinite(v)) throw new IllegalArgumentException(k + " must be a finite number >= 0, got " + v);
+    }
+    int bestEpoch = (int) range(r, "run.best_epoch", 0, epoch);
+    double bestAcc = r.num("run.best_acc");
+    if (bestEpoch == 0 ? bestAcc != -1 : !(bestAcc >= 0 && bestAcc <= 1))
+      throw new IllegalArgumentException("run.best_acc must be " + (bestEpoch == 0 ? "-1 (no epoch evaluated yet)"
+          : "in [0, 1]") + " with run.best_epoch " + bestEpoch + ", got " + bestAcc);
+    List<Metrics.Row> rows = Metrics.parse(r.str("run.metrics"), "run.metrics").rows();
+    if (rows.size() != epoch)
+      throw new IllegalArgumentException("run.metrics holds " + rows.size() + " epochs, but run.epoch is " + epoch);
+    for (int i = 0; i < rows.size(); i++)
+      if (rows.get(i).epoch() != i + 1)
+        throw new IllegalArgumentException("run.metrics row " + (i + 1) + " is for epoch " + rows.get(i).epoch());
+  }
+
+  private static long range(TrainConfig.Meta r, String key, long lo, long hi) {
+    long v = r.lng(key);
+    if (v < lo || v > hi) throw new IllegalArgumentException(key + " must be in [" + lo + ", " + hi + "], got " + v);
+    return v;
   }
 
   /** Reads a checkpoint's metadata (not its tensors) and checks its format. */

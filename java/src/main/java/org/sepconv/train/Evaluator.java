@@ -1,6 +1,7 @@
 package org.sepconv.train;
 
 import java.nio.FloatBuffer;
+import java.util.function.BooleanSupplier;
 import org.sepconv.autograd.F;
 import org.sepconv.autograd.GradMode;
 import org.sepconv.autograd.Scope;
@@ -28,6 +29,11 @@ public final class Evaluator {
    * back in the mode it was in.
    */
   public static Result evaluate(Module model, Dataset data, float[] mean, float[] std, int batchSize) {
+    return evaluate(model, data, mean, std, batchSize, () -> false);
+  }
+
+  /** As {@link #evaluate(Module, Dataset, float[], float[], int)}, but returns null once {@code stop} says so. */
+  public static Result evaluate(Module model, Dataset data, float[] mean, float[] std, int batchSize, BooleanSupplier stop) {
     int classes = data.classes().length;
     long[] correct = new long[classes], total = new long[classes];
     double lossSum = 0;
@@ -38,6 +44,7 @@ public final class Evaluator {
     try (GradMode.Guard g = GradMode.noGrad();
         Loader loader = new Loader(data, batchSize, false, Augment.NONE, mean, std, mean.length, 0, 0, 2)) {
       while (loader.hasNext()) {
+        if (stop.getAsBoolean()) return null;
         try (Batch b = loader.next(); Scope s = Scope.open()) {
           Variable logits = model.forward(Variable.leaf(b.images(), false));
           lossSum += F.crossEntropy(logits, b.labels(), 0f).value().get(0) * (double) b.size();

@@ -12,8 +12,8 @@ import org.sepconv.models.Models;
  *
  * @param model one of {@link Models#NAMES}
  * @param variant one of {@link Models#VARIANTS}
- * @param widthMult the MobileNet width multiplier
- * @param classes the number of classes (the dataset's)
+ * @param widthMult the MobileNet width multiplier, in (0, {@link Models#MAX_WIDTH}]
+ * @param classes the number of classes: the dataset's (10), or 2..256 for synthetic data
  * @param dataset {@code cifar10}, {@code fashion-mnist} or {@code synthetic}
  * @param limitTrain train on this many images (a seeded subset); 0 = all
  * @param epochs the number of epochs of the whole run
@@ -25,9 +25,9 @@ import org.sepconv.models.Models;
  * @param schedule {@code cosine}, {@code onecycle}, {@code step} or {@code constant}
  * @param warmupEpochs linear warm-up from lr/10 over this many epochs (0 = none); not with onecycle
  * @param labelSmoothing cross-entropy label smoothing in [0, 1)
- * @param cropPad random-crop padding in pixels (0 = no crop)
+ * @param cropPad random-crop padding in pixels (0 = no crop), at most {@link #MAX_CROP_PAD}
  * @param flip random horizontal flips
- * @param cutout the side of the cutout square in pixels (0 = off)
+ * @param cutout the side of the cutout square in pixels (0 = off), at most {@link #MAX_CUTOUT}
  * @param seed seeds the weights, the data order, the augmentation and dropout
  */
 public record TrainConfig(String model, String variant, float widthMult, int classes, String dataset, int limitTrain,
@@ -36,14 +36,18 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
   public static final List<String> DATASETS = List.of("cifar10", "fashion-mnist", "synthetic");
   public static final List<String> OPTIMIZERS = List.of("sgd", "adam", "adamw");
   public static final List<String> SCHEDULES = List.of("cosine", "onecycle", "step", "constant");
+  /** Every dataset here has 32x32 images: half of that is the most padding a crop may add. */
+  public static final int MAX_CROP_PAD = 16, MAX_CUTOUT = 32;
 
   /** Checks every field; the message names the command-line flag and what it expects. */
   public TrainConfig {
     Models.inputSize(variant); // validates the variant
     if (!Models.NAMES.contains(model)) throw bad("--model", "one of " + Models.NAMES, model);
-    if (!(widthMult > 0) || Float.isInfinite(widthMult)) throw bad("--width-mult", "a number > 0", widthMult);
-    if (classes < 1) throw bad("--classes", ">= 1", classes);
+    if (!(widthMult > 0 && widthMult <= Models.MAX_WIDTH)) throw bad("--width-mult", "in (0, " + Models.MAX_WIDTH + "]", widthMult);
     if (!DATASETS.contains(dataset)) throw bad("--dataset", "one of " + DATASETS, dataset);
+    if (dataset.equals("synthetic") ? classes < 2 || classes > 256 : classes != 10)
+      throw bad("--classes", dataset.equals("synthetic") ? "in [2, 256] for synthetic data" : "10 for " + dataset
+          + " (its class count)", classes);
     if (limitTrain < 0) throw bad("--limit-train", ">= 0 (0 = the whole training set)", limitTrain);
     if (epochs < 1) throw bad("--epochs", ">= 1", epochs);
     if (batchSize < 1) throw bad("--batch-size", ">= 1", batchSize);
@@ -56,8 +60,11 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     if (warmupEpochs > 0 && schedule.equals("onecycle"))
       throw bad("--warmup-epochs", "0 with --schedule onecycle (it has its own warm-up)", warmupEpochs);
     if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw bad("--label-smoothing", "a number in [0, 1)", labelSmoothing);
-    if (cropPad < 0) throw bad("--crop-pad", ">= 0 pixels (0 = off)", cropPad);
-    if (cutout < 0) throw bad("--cutout", ">= 0 pixels (0 = off)", cutout);
+    if (cropPad < 0 || cropPad > MAX_CROP_PAD)
+      throw bad("--crop-pad", "in [0, " + MAX_CROP_PAD + "] pixels (0 = off; more would crop mostly padding of a 32-pixel "
+          + "image)", cropPad);
+    if (cutout < 0 || cutout > MAX_CUTOUT)
+      throw bad("--cutout", "in [0, " + MAX_CUTOUT + "] pixels (0 = off; the images are 32x32)", cutout);
   }
 
   private static IllegalArgumentException bad(String flag, String expected, Object got) {

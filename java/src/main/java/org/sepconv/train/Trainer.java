@@ -1,8 +1,6 @@
 package org.sepconv.train;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,6 +18,7 @@ import org.sepconv.data.Augment;
 import org.sepconv.data.Batch;
 import org.sepconv.data.Dataset;
 import org.sepconv.data.Loader;
+import org.sepconv.io.AtomicFile;
 import org.sepconv.models.Models;
 import org.sepconv.nn.Dropout;
 import org.sepconv.nn.Module;
@@ -46,6 +45,16 @@ public final class Trainer {
   /** How a run ended. */
   public enum Outcome { COMPLETED, INTERRUPTED, DIVERGED }
 
+  /** How a run starts in its folder. */
+  public enum Start {
+    /** A new run; the folder must not hold one already. */
+    NEW,
+    /** Continue the run that the folder holds, from its {@code last.safetensors}. */
+    RESUME,
+    /** A new run that first deletes the run the folder holds. */
+    OVERWRITE
+  }
+
   /**
    * The end of a run. {@code meanEpochSeconds} and {@code imagesPerS} cover every completed epoch
    * of the run (from the metrics, so including epochs trained before a resume);
@@ -55,7 +64,6 @@ public final class Trainer {
   public record Result(Outcome outcome, int epochsDone, double bestAcc, int bestEpoch, double lastAcc,
       double meanEpochSeconds, double imagesPerS, double dataWaitShare, double dataWorkShare, String message) {}
 
-  private static final String LAST = "last.safetensors", BEST = "best.safetensors";
   private final TrainConfig cfg;
   private final Dataset train, test;
   private final Path dir;
@@ -91,17 +99,18 @@ public final class Trainer {
 
   /** The checkpoint {@code --resume} continues from, in run folder {@code dir}. */
   public static Path lastCheckpoint(Path dir) {
-    return dir.resolve(LAST);
+    return dir.resolve(RunFolder.LAST);
   }
 
   /** The checkpoint with the best test accuracy so far, in run folder {@code dir}. */
   public static Path bestCheckpoint(Path dir) {
-    return dir.resolve(BEST);
+    return dir.resolve(RunFolder.BEST);
   }
 
   /**
-   * Asks the running loop to save a checkpoint at the end of the current batch and return
-   * {@link Outcome#INTERRUPTED}. Safe to call from any thread (e.g. a Ctrl-C hook).
+   * Asks the running loop to save a checkpoint at the end of the current batch (or, during an
+   * evaluation, at once: the epoch's training is kept and its evaluation is redone on resume)
+   * and return {@link Outcome#INTERRUPTED}. Safe to call from any thread (e.g. a Ctrl-C handler).
    */
   public void requestStop() {
     stopRequested = true;
@@ -117,18 +126,26 @@ public final class Trainer {
     return finished.await(millis, TimeUnit.MILLISECONDS);
   }
 
-  /** Trains from scratch, or from {@code last.safetensors} when {@code resume} is set. */
+  /** Trains from scratch ({@link Start#NEW}), or from {@code last.safetensors} when {@code resume} is set. */
   public Result run(boolean resume) {
-    try {
-      Files.createDirectories(dir);
+    return run(resume ? Start.RESUME : Start.NEW);
+  }
+
+  /**
+   * Runs in the folder, which is locked for the run's duration: a second run in the same folder
+   * is refused, as is a new run in a folder that holds one (unless {@link Start#OVERWRITE}).
+   * Temp files that a killed write left in the folder are deleted first.
+   */
+  public Result run(Start start) {
+    try (RunFolder folder = RunFolder.open(dir, start)) {
+      if (folder.removedTemps() > 0)
+        log.println("removed " + folder.removedTemps() + " temp file(s) that an interrupted write left in " + dir);
       try {
         Chart.warmUp();
       } catch (RuntimeException | LinkageError e) {
         log.println("warning: charts are off, Java2D does not work here: " + e);
       }
-      return runInternal(resume);
-    } catch (IOException e) {
-      throw new UncheckedIOException("creating run folder " + dir + ": " + e.getMessage(), e);
+      return runInternal(start == Start.RESUME);
     } finally {
       finished.countDown();
     }
@@ -138,18 +155,20 @@ public final class Trainer {
     State st = new State();
     float[] mean, std;
     Checkpoint ck = null;
+    int perEpoch = (train.size() + cfg.batchSize() - 1) / cfg.batchSize();
     if (resume) { // the normalisation the run started with, not recomputed
       ck = Checkpoint.read(lastCheckpoint(dir));
       checkResumable(ck);
       mean = ck.mean();
       std = ck.std();
       st.load(ck.metadata());
-      if (!st.metrics.rows().isEmpty()) st.metrics.write(dir.resolve("metrics.csv")); // as of the checkpoint
+      checkPosition(st, perEpoch);
+      repairBest(st);
+      if (!st.metrics.rows().isEmpty()) st.metrics.write(dir.resolve(RunFolder.METRICS)); // as of the checkpoint
     } else {
       mean = expand(train.channelMean());
       std = expand(train.channelStd());
     }
-    int perEpoch = (train.size() + cfg.batchSize() - 1) / cfg.batchSize();
     long totalSteps = (long) perEpoch * cfg.epochs();
     LrSchedule schedule = schedule(perEpoch, totalSteps);
     Augment aug = new Augment(cfg.cropPad(), cfg.flip(), cfg.cutout());
@@ -157,8 +176,12 @@ public final class Trainer {
         Optimizer opt = optimizer(model)) {
       if (ck != null) {
         Checkpoint.restore(lastCheckpoint(dir), model, opt);
-        log.printf(Locale.ROOT, "resumed %s: epoch %d of %d, batch %d of %d, step %d%n", lastCheckpoint(dir),
-            st.epoch + 1, cfg.epochs(), st.batch, perEpoch, st.step);
+        if (st.epoch < cfg.epochs())
+          log.printf(Locale.ROOT, "resumed %s: epoch %d of %d, batch %d of %d, step %d%n", lastCheckpoint(dir),
+              st.epoch + 1, cfg.epochs(), st.batch, perEpoch, st.step);
+        else
+          log.printf(Locale.ROOT, "resumed %s: the run has done all its %d epochs (give --epochs N to extend it)%n",
+              lastCheckpoint(dir), cfg.epochs());
       }
       List<Dropout> dropouts = dropouts(model);
       double trainSeconds = 0, waitSeconds = 0, workSeconds = 0;
@@ -213,7 +236,15 @@ public final class Trainer {
 
         // the training batch size: on the CPU larger eval batches only spill the caches (MobileNetV2
         // evaluates at 499 img/s at batch 64, 330 at batch 256)
-        Evaluator.Result ev = Evaluator.evaluate(model, test, mean, std, cfg.batchSize());
+        Evaluator.Result ev = Evaluator.evaluate(model, test, mean, std, cfg.batchSize(), () -> stopRequested);
+        if (ev == null) { // interrupted: keep the epoch's training (batch == perEpoch), evaluate it on resume
+          save(model, opt, st, mean, std, lastCheckpoint(dir));
+          String msg = String.format(Locale.ROOT,
+              "interrupted during the evaluation of epoch %d: saved %s with the epoch trained; continue with "
+                  + "--resume --out %s", st.epoch + 1, lastCheckpoint(dir), dir);
+          log.println(msg);
+          return result(Outcome.INTERRUPTED, st, lastAcc, trainSeconds, waitSeconds, workSeconds, msg);
+        }
         lastAcc = ev.accuracy();
         Metrics.Row row = new Metrics.Row(st.epoch + 1, st.lossSum / st.seen, (double) st.correct / st.seen, ev.loss(),
             ev.accuracy(), opt.lr(), st.epochSeconds, st.seen / st.epochSeconds);
@@ -224,9 +255,12 @@ public final class Trainer {
           st.bestEpoch = st.epoch + 1;
         }
         st.nextEpoch();
-        save(model, opt, st, mean, std, lastCheckpoint(dir));
+        // best before last: a kill between the two leaves a best.safetensors one epoch ahead of
+        // last.safetensors, which the resumed run rewrites identically; never a last that records
+        // a best epoch that best.safetensors does not hold (see repairBest for older folders)
         if (best) save(model, opt, st, mean, std, bestCheckpoint(dir));
-        st.metrics.write(dir.resolve("metrics.csv"));
+        save(model, opt, st, mean, std, lastCheckpoint(dir));
+        st.metrics.write(dir.resolve(RunFolder.METRICS));
         writeChart(st.metrics);
         log.printf(Locale.ROOT,
             "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%s | lr %.4g | %.1f s, %.0f img/s, "
@@ -269,7 +303,7 @@ public final class Trainer {
 
   private void writeChart(Metrics m) {
     try {
-      Chart.write(dir.resolve("curves.png"), m.rows(), cfg.model() + " on " + cfg.dataset());
+      Chart.write(dir.resolve(RunFolder.CURVES), m.rows(), cfg.model() + " on " + cfg.dataset());
     } catch (RuntimeException | LinkageError e) { // e.g. a Java runtime without fonts: the run goes on
       log.println("warning: could not draw curves.png: " + e);
     }
@@ -291,6 +325,58 @@ public final class Trainer {
     if (!m.get("data.train_size").equals(Integer.toString(train.size())))
       throw new IllegalArgumentException(lastCheckpoint(dir) + " was trained on " + m.get("data.train_size")
           + " images, but the training set now has " + train.size() + " (same --dataset, --data and --limit-train?)");
+    if (ck.dataChannels() != train.channels())
+      throw new IllegalArgumentException(lastCheckpoint(dir) + " was trained on " + ck.dataChannels()
+          + "-channel images, but the training set has " + train.channels());
+  }
+
+  /** The run's position must be one this run can reach: a checkpoint's numbers are not trusted. */
+  private void checkPosition(State st, int perEpoch) {
+    Path f = lastCheckpoint(dir);
+    if (st.batch > perEpoch)
+      throw new IllegalArgumentException(f + ": run.batch " + st.batch + " is beyond the " + perEpoch + " batches of an epoch");
+    long step = (long) st.epoch * perEpoch + st.batch;
+    if (st.step != step)
+      throw new IllegalArgumentException(f + ": run.step " + st.step + " does not match epoch " + st.epoch + ", batch "
+          + st.batch + " (" + perEpoch + " batches per epoch: step " + step + ")");
+    long seen = Math.min((long) st.batch * cfg.batchSize(), train.size());
+    if (st.seen != seen)
+      throw new IllegalArgumentException(f + ": run.seen " + st.seen + " does not match " + st.batch + " batches of "
+          + cfg.batchSize() + " (" + seen + " images)");
+  }
+
+  /**
+   * Makes best.safetensors hold the best epoch that last.safetensors records. Written in the
+   * order best, then last, they agree but for one case that needs nothing: a kill between the two
+   * writes leaves best one epoch ahead, and the resumed run rewrites it with the same bytes.
+   * Folders written in the other order, or edited by hand, can disagree: when last is itself
+   * the best epoch's checkpoint, best is rebuilt from it; otherwise the run's record is set to
+   * what best holds, so that the record never names weights that are not there.
+   */
+  private void repairBest(State st) {
+    if (st.bestEpoch == 0) return;
+    Path best = bestCheckpoint(dir);
+    int bestFileEpoch = -1;
+    double bestFileAcc = -1;
+    if (Files.exists(best)) {
+      try {
+        Checkpoint b = Checkpoint.read(best);
+        bestFileEpoch = b.epochsDone();
+        bestFileAcc = new TrainConfig.Meta(b.metadata()).num("run.best_acc");
+      } catch (RuntimeException unreadable) {
+        log.println("warning: " + best + " is unreadable (" + unreadable.getMessage() + ")");
+      }
+    }
+    if (bestFileEpoch == st.bestEpoch || bestFileEpoch > st.epoch) return;
+    if (st.epoch == st.bestEpoch && st.batch == 0) {
+      AtomicFile.copy(lastCheckpoint(dir), best);
+      log.println("repaired " + best + " from " + lastCheckpoint(dir) + " (epoch " + st.bestEpoch + ", the run's best)");
+      return;
+    }
+    log.printf(Locale.ROOT, "warning: %s does not hold the run's best epoch %d and cannot be rebuilt; the run's best is "
+        + "now what it holds (%s)%n", best, st.bestEpoch, bestFileEpoch < 0 ? "nothing" : "epoch " + bestFileEpoch);
+    st.bestEpoch = Math.max(bestFileEpoch, 0);
+    st.bestAcc = bestFileEpoch < 0 ? -1 : bestFileAcc;
   }
 
   private Result result(Outcome o, State st, double lastAcc, double trainSeconds, double wait, double work, String msg) {

@@ -43,7 +43,15 @@ class MainTest {
     r = exec("frobnicate");
     assertEquals(2, r.code());
     r = exec("summary", "--model", "vgg16");
-    assertEquals(1, r.code());
-    assertEquals("sepconv: model must be one of [mobilenetv1, mobilenetv2, resnet18], got 'vgg16'\n", r.err());
+    assertEquals(2, r.code());
+    assertEquals("sepconv summary: model must be one of [mobilenetv1, mobilenetv2, resnet18], got 'vgg16' (see "
+        + "'sepconv summary --help')\n", r.err());
+    r = exec("summary", "--width-mult", "100");
+    assertEquals(2, r.code());
+    assertTrue(r.err().startsWith("sepconv summary: width multiplier must be in (0, 4.0], got 100.0"), r.err());
+    r = exec();
+    assertEquals(2, r.code(), "no command is a bad command line");
+    assertTrue(r.err().contains("Usage: sepconv") && r.err().contains("train"), r.err());
+    assertEquals("", r.out());
   }
 }

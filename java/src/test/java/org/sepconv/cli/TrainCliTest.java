@@ -59,8 +59,8 @@ class TrainCliTest {
   @Order(2)
   void resumeExtendsTheRunAndRefusesChangedSettings() throws IOException {
     Run bad = MainTest.exec(trainArgs(2, "--resume", "--optimizer", "adam"));
-    assertEquals(1, bad.code());
-    assertTrue(bad.err().startsWith("sepconv: --resume continues the run") && bad.err().contains("--optimizer adam"),
+    assertEquals(2, bad.code(), "a flag that contradicts the run is a bad command line");
+    assertTrue(bad.err().startsWith("sepconv train: --resume continues the run") && bad.err().contains("--optimizer adam"),
         bad.err());
     Run r = MainTest.exec(trainArgs(2, "--resume"));
     assertEquals(0, r.code(), r.err() + r.out());
@@ -104,7 +104,7 @@ class TrainCliTest {
     }
     Run bad = MainTest.exec("predict", "--checkpoint", run.resolve("best.safetensors").toString(), "--top-k", "11",
         images.toString());
-    assertEquals(1, bad.code());
+    assertEquals(2, bad.code());
     assertTrue(bad.err().contains("--top-k must be in [1, 10]"), bad.err());
   }
 

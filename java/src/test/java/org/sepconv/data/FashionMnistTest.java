@@ -143,6 +143,19 @@ class FashionMnistTest {
     assertContains(failure(gz(images(3)), gz(lb)), LABELS, "label 1 is 10");
   }
 
+  /** A valid header that declares more than fits is refused before any data is read (once an OutOfMemoryError). */
+  @Test
+  void hugeDeclaredSizesAreRefusedBeforeReading() throws IOException {
+    assertContains(failure(gz(images(2)), gz(idx(new byte[16], 0x801, Integer.MAX_VALUE))), LABELS,
+        "declares 2147483647 items, expected 1 to " + FashionMnist.MAX_IMAGES);
+    assertContains(failure(gz(idx(new byte[16], 0x803, 3_000_000, 28, 28)), gz(labels(2))), IMAGES,
+        "declares 3000000 items");
+    assertContains(failure(gz(idx(new byte[16], 0x803, -1, 28, 28)), gz(labels(2))), IMAGES, "declares 4294967295 items");
+    // a header that agrees with its labels but whose data stops early: read as a stream, refused when it ends
+    assertContains(failure(gz(idx(new byte[784 * 3], 0x803, 4, 28, 28)), gz(labels(4))), IMAGES,
+        "ends before the 3152 bytes its header declares");
+  }
+
   @Test
   void missingFilesSayWhatToInstall() throws IOException {
     Files.write(dir.resolve(IMAGES), gz(images(1)));

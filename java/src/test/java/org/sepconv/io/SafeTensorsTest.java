@@ -148,18 +148,18 @@ class SafeTensorsTest {
     Path good = file("good.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d8);
     byte[] all = Files.readAllBytes(good);
     Files.write(dir.resolve("cut.st"), java.util.Arrays.copyOf(all, all.length - 3));
-    assertRejected(dir.resolve("cut.st"), "out of range (data is 5 bytes)");
+    assertRejected(dir.resolve("cut.st"), "truncated: ", "reach beyond the data (5 bytes)");
     Files.write(dir.resolve("cuthead.st"), java.util.Arrays.copyOf(all, 20));
     assertRejected(dir.resolve("cuthead.st"), "beyond the file");
     ByteBuffer huge = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-2).putLong(0);
     Files.write(dir.resolve("huge.st"), huge.array());
-    assertRejected(dir.resolve("huge.st"), "beyond the file");
+    assertRejected(dir.resolve("huge.st"), "header length 18446744073709551614 exceeds the limit");
     assertRejected(file("json.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}", d8), "bad JSON");
     assertRejected(file("json2.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8],}}", d8), "bad JSON");
     assertRejected(file("array.st", "[1,2]", d8), "not a JSON object");
     assertRejected(file("dup.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d8), "duplicate key");
     assertRejected(file("f16.st", "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}", d8), "unsupported dtype F16", "\"h\"");
-    assertRejected(file("range.st", "{\"a\":{" + F2 + ",\"data_offsets\":[8,16]}}", d8), "out of range");
+    assertRejected(file("range.st", "{\"a\":{" + F2 + ",\"data_offsets\":[8,16]}}", d8), "reach beyond the data");
     assertRejected(file("size.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", d8), "needs 12");
     assertRejected(file("overlap.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"b\":{" + F2 + ",\"data_offsets\":[4,12]}}",
         new byte[12]), "overlaps");
@@ -255,7 +255,7 @@ class SafeTensorsTest {
     }
     try (Tiny c = new Tiny(0, 4)) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.loadInto(c, f));
-      assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("missing keys: [extra]"), e.getMessage());
+      assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("1 missing key(s), the first extra [4]"), e.getMessage());
       assertArrayEquals(new float[] {0, 1}, c.stateDict().get("bn.weight").toArray(), "nothing copied");
     }
   }

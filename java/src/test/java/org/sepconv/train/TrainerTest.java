@@ -140,11 +140,71 @@ class TrainerTest {
     assertEquals(2, Checkpoint.read(last).epochsDone());
   }
 
+  static String log(TrainConfig cfg, Path dir, boolean resume) {
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    Trainer t = new Trainer(cfg, TRAIN, TEST, dir, new PrintStream(buf, true, StandardCharsets.UTF_8), false);
+    assertEquals(Trainer.Outcome.COMPLETED, t.run(resume).outcome());
+    return buf.toString(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The kills between the writes of best.safetensors and last.safetensors, rebuilt from the
+   * deterministic run's own checkpoints: whichever file is ahead, the resumed run ends with a
+   * best.safetensors that holds the epoch its last records. (On this tiny run epoch 1 stays
+   * the best: the later epochs do not beat its accuracy.)
+   */
+  @Test
+  void bestAndLastAgreeAfterAKillBetweenTheirWrites(@TempDir Path tmp) throws IOException {
+    TrainConfig cfg = config(2, 0.05, "cosine");
+    Path full = tmp.resolve("full");
+    train(cfg, full, false, -1);
+    assertEquals(1, Checkpoint.read(Trainer.bestCheckpoint(full)).epochsDone());
+
+    // written last first (the old order) and killed during epoch 1's best write: last holds epoch 1, no best
+    Path lastAhead = tmp.resolve("last-ahead");
+    assertEquals(Trainer.Outcome.INTERRUPTED, train(cfg, lastAhead, false, 6).outcome()); // at the end of epoch 1
+    Files.delete(Trainer.bestCheckpoint(lastAhead));
+    byte[] epoch1 = Files.readAllBytes(Trainer.lastCheckpoint(lastAhead));
+    String out = log(cfg, lastAhead, true);
+    assertTrue(out.contains("repaired " + Trainer.bestCheckpoint(lastAhead)), out);
+    assertArrayEquals(epoch1, Files.readAllBytes(Trainer.bestCheckpoint(lastAhead)), "best is epoch 1's checkpoint");
+
+    // written best first (this order), killed before last: best holds epoch 1, last is mid-epoch 1
+    Path bestAhead = tmp.resolve("best-ahead");
+    assertEquals(Trainer.Outcome.INTERRUPTED, train(cfg, bestAhead, false, 4).outcome());
+    Files.copy(Trainer.bestCheckpoint(full), Trainer.bestCheckpoint(bestAhead));
+    log(cfg, bestAhead, true);
+    Map<String, float[]> want = tensors(Trainer.bestCheckpoint(full)), got = tensors(Trainer.bestCheckpoint(bestAhead));
+    want.forEach((k, v) -> assertArrayEquals(v, got.get(k), k));
+    assertEquals(1, Checkpoint.read(Trainer.bestCheckpoint(bestAhead)).epochsDone());
+
+    // best lost while last is mid-epoch: it cannot be rebuilt, and the run's record says so
+    Path lost = tmp.resolve("lost");
+    assertEquals(Trainer.Outcome.INTERRUPTED, train(cfg, lost, false, 9).outcome());
+    Files.delete(Trainer.bestCheckpoint(lost));
+    out = log(cfg, lost, true);
+    assertTrue(out.contains("does not hold the run's best epoch 1 and cannot be rebuilt"), out);
+    Checkpoint best = Checkpoint.read(Trainer.bestCheckpoint(lost));
+    assertEquals(2, best.epochsDone(), "the next evaluated epoch is the best there is");
+    assertEquals(best.metadata().get("run.best_acc"), Checkpoint.read(Trainer.lastCheckpoint(lost)).metadata().get("run.best_acc"));
+  }
+
+  @Test
+  void aRunFolderIsLockedWhileARunUsesIt(@TempDir Path tmp) throws Exception {
+    TrainConfig cfg = config(1, 0.05, "cosine");
+    try (RunFolder held = RunFolder.open(tmp, Trainer.Start.NEW)) {
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> train(cfg, tmp, false, -1));
+      assertTrue(e.getMessage().contains("is in use by another train (pid " + ProcessHandle.current().pid() + ")"),
+          e.getMessage());
+    }
+    assertEquals(Trainer.Outcome.COMPLETED, train(cfg, tmp, false, -1).outcome(), "free again once released");
+  }
+
   @Test
   void resumeWithoutACheckpointOrFromATruncatedOneSaysWhat(@TempDir Path tmp) throws IOException {
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
         () -> train(config(1, 0.05, "cosine"), tmp, true, -1));
-    assertTrue(none.getMessage().contains("checkpoint not found") && none.getMessage().contains("last.safetensors"),
+    assertTrue(none.getMessage().contains("no run to continue") && none.getMessage().contains("last.safetensors"),
         none.getMessage());
     train(config(1, 0.05, "cosine"), tmp, false, 2);
     Path last = Trainer.lastCheckpoint(tmp);
