@@ -7,140 +7,19 @@
 // by the channel's first value; every channel is summed plane by plane in a fixed order, so
 // results do not depend on tiles or threads.
 //
-// Vector code is written once against a tiny wrapper: AVX-512 (16 lanes), AVX2 (8) or plain
-// arrays of 4 lanes that the compiler turns into SSE (generic).
+// Vector code is written once against the shared wrapper kernels/simd.h (AVX-512, AVX2 or
+// generic 4-lane arrays).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "../ops.h"
-
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "simd.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 namespace {
-
-// ---------------------------------------------------------------- vector wrapper
-// vf: W floats; vd: W/2 doubles (the low or high half of a vf, widened).
-#if defined(__AVX512F__)
-constexpr int W = 16;
-typedef __m512 vf;
-typedef __m512d vd;
-inline vf vld(const float* p) { return _mm512_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm512_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm512_set1_ps(a); }
-inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
-inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
-inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-inline vf vmax(vf a, vf b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }  // b if either is NaN
-inline vf vmin(vf a, vf b) { return _mm512_maskz_min_ps(0xFFFF, a, b); }  // b if either is NaN
-inline vf vpass_pos(vf y, vf g) {                           // y > 0 ? g : 0
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), g);
-}
-inline vf vpass_06(vf y, vf g) {  // 0 < y < 6 ? g : 0
-  __mmask16 m = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ) &
-                _mm512_cmp_ps_mask(y, _mm512_set1_ps(6.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(m, g);
-}
-inline vd dzero() { return _mm512_setzero_pd(); }
-inline vd dset(double a) { return _mm512_set1_pd(a); }
-// (the maskz forms: GCC 12's plain casts/conversions trip -Wmaybe-uninitialized)
-inline vd dlo(vf v) {
-  return _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(
-                                         0xF, _mm512_castps_pd(v), 0)));
-}
-inline vd dhi(vf v) {
-  return _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(
-                                         0xF, _mm512_castps_pd(v), 1)));
-}
-inline vd dadd(vd a, vd b) { return _mm512_add_pd(a, b); }
-inline vd dsub(vd a, vd b) { return _mm512_sub_pd(a, b); }
-inline vd dfma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
-inline double dsum(vd a) {
-  __m256d h = _mm256_add_pd(_mm512_maskz_extractf64x4_pd(0xF, a, 0),
-                            _mm512_maskz_extractf64x4_pd(0xF, a, 1));
-  __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-}
-#elif defined(__AVX2__)
-constexpr int W = 8;
-typedef __m256 vf;
-typedef __m256d vd;
-inline vf vld(const float* p) { return _mm256_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm256_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm256_set1_ps(a); }
-inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
-inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
-inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
-inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
-inline vf vpass_pos(vf y, vf g) {
-  return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), g);
-}
-inline vf vpass_06(vf y, vf g) {
-  vf m = _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ),
-                       _mm256_cmp_ps(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
-  return _mm256_and_ps(m, g);
-}
-inline vd dzero() { return _mm256_setzero_pd(); }
-inline vd dset(double a) { return _mm256_set1_pd(a); }
-inline vd dlo(vf v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-inline vd dhi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
-inline vd dadd(vd a, vd b) { return _mm256_add_pd(a, b); }
-inline vd dsub(vd a, vd b) { return _mm256_sub_pd(a, b); }
-inline vd dfma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
-inline double dsum(vd a) {
-  __m128d q = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-}
-#else
-constexpr int W = 4;
-struct vf {
-  float v[W];
-};
-struct vd {
-  double v[W / 2];
-};
-#define SEPCONV_LANES(expr)               \
-  vf r;                                   \
-  for (int l = 0; l < W; l++) r.v[l] = expr; \
-  return r
-inline vf vld(const float* p) { SEPCONV_LANES(p[l]); }
-inline void vst(float* p, vf a) {
-  for (int l = 0; l < W; l++) p[l] = a.v[l];
-}
-inline vf vset(float s) { SEPCONV_LANES(s); }
-inline vf vadd(vf a, vf b) { SEPCONV_LANES(a.v[l] + b.v[l]); }
-inline vf vsub(vf a, vf b) { SEPCONV_LANES(a.v[l] - b.v[l]); }
-inline vf vmul(vf a, vf b) { SEPCONV_LANES(a.v[l] * b.v[l]); }
-inline vf vfma(vf a, vf b, vf c) { SEPCONV_LANES(a.v[l] * b.v[l] + c.v[l]); }
-inline vf vmax(vf a, vf b) { SEPCONV_LANES(a.v[l] > b.v[l] ? a.v[l] : b.v[l]); }
-inline vf vmin(vf a, vf b) { SEPCONV_LANES(a.v[l] < b.v[l] ? a.v[l] : b.v[l]); }
-inline vf vpass_pos(vf y, vf g) { SEPCONV_LANES(y.v[l] > 0.0f ? g.v[l] : 0.0f); }
-inline vf vpass_06(vf y, vf g) { SEPCONV_LANES(y.v[l] > 0.0f && y.v[l] < 6.0f ? g.v[l] : 0.0f); }
-#undef SEPCONV_LANES
-#define SEPCONV_DLANES(expr)                      \
-  vd r;                                           \
-  for (int l = 0; l < W / 2; l++) r.v[l] = expr; \
-  return r
-inline vd dzero() { SEPCONV_DLANES(0.0); }
-inline vd dset(double s) { SEPCONV_DLANES(s); }
-inline vd dlo(vf a) { SEPCONV_DLANES((double)a.v[l]); }
-inline vd dhi(vf a) { SEPCONV_DLANES((double)a.v[l + W / 2]); }
-inline vd dadd(vd a, vd b) { SEPCONV_DLANES(a.v[l] + b.v[l]); }
-inline vd dsub(vd a, vd b) { SEPCONV_DLANES(a.v[l] - b.v[l]); }
-inline vd dfma(vd a, vd b, vd c) { SEPCONV_DLANES(a.v[l] * b.v[l] + c.v[l]); }
-#undef SEPCONV_DLANES
-inline double dsum(vd a) { return a.v[0] + a.v[1]; }
-#endif
-
-inline vf vzero() { return vset(0.0f); }
 
 // ---------------------------------------------------------------- activations
 // Forward: NaN propagates (the constant is the first operand of max/min).
@@ -235,7 +114,7 @@ inline void prefetch_w(const float* p, int64_t pf) {
 inline void sum_seg(const float* x, int64_t len, Acc& a, int64_t pf) {
   vd d1 = a.d1, e1 = a.e1;
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_r(x + j, pf);
     vf v = vld(x + j);
     d1 = dadd(d1, dlo(v)), e1 = dadd(e1, dhi(v));
@@ -249,8 +128,8 @@ inline void center_seg(const float* x, int64_t len, float k, Acc& a) {
   vf f1 = a.f1, f2 = a.f2, g1 = a.g1, g2 = a.g2, vk = vset(k);
   int cnt = a.cnt;
   int64_t j = 0;
-  for (; j + 2 * W <= len; j += 2 * W) {
-    vf p = vsub(vld(x + j), vk), q = vsub(vld(x + j + W), vk);
+  for (; j + 2 * VL <= len; j += 2 * VL) {
+    vf p = vsub(vld(x + j), vk), q = vsub(vld(x + j + VL), vk);
     f1 = vadd(f1, p), g1 = vadd(g1, q);
     f2 = vfma(p, p, f2), g2 = vfma(q, q, g2);
     if ((cnt += 2) >= kFlush) {
@@ -259,11 +138,11 @@ inline void center_seg(const float* x, int64_t len, float k, Acc& a) {
       f1 = f2 = g1 = g2 = vzero(), cnt = 0;
     }
   }
-  if (j + W <= len) {
+  if (j + VL <= len) {
     vf p = vsub(vld(x + j), vk);
     f1 = vadd(f1, p), f2 = vfma(p, p, f2);
     cnt++;
-    j += W;
+    j += VL;
   }
   a.f1 = f1, a.f2 = f2, a.g1 = g1, a.g2 = g2, a.cnt = cnt;
   if (cnt >= kFlush) a.flush();
@@ -281,7 +160,7 @@ inline void dsum_seg(const float* x, const float* y, const float* dy, int64_t le
                      Acc& a, int64_t pf) {
   vd d1 = a.d1, e1 = a.e1, d2 = a.d2, e2 = a.e2, vk = dset(k);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     if (SHIFTED || WITHX) prefetch_r(x + j, pf);
     if (!SHIFTED) {
       prefetch_r(dy + j, pf);
@@ -315,7 +194,7 @@ inline void norm_seg(const float* x, float* y, int64_t len, float mean, float a,
                      int64_t pf = 0) {
   vf vm = vset(mean), va = vset(a), vb = vset(b);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_w(y + j, pf);
     vst(y + j, vact<ACT>(vfma(vsub(vld(x + j), vm), va, vb)));
   }
@@ -328,7 +207,7 @@ inline void dx_seg(const float* x, const float* y, const float* dy, float* dx, i
                    float mean, float A, float B, float C, int64_t pf) {
   vf vm = vset(mean), va = vset(A), vb = vset(B), vc = vset(C);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_w(dx + j, pf);
     vf g = vpass<ACT>(ACT ? vld(y + j) : vzero(), vld(dy + j));
     vst(dx + j, vfma(va, g, vfma(vb, vsub(vld(x + j), vm), vc)));
@@ -500,7 +379,7 @@ template <int ACT>
 void act_fwd(int64_t count, const float* x, float* y) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(y + j, vact<ACT>(vld(x + j)));
+    for (; j + VL <= i1; j += VL) vst(y + j, vact<ACT>(vld(x + j)));
     for (; j < i1; j++) y[j] = sact<ACT>(x[j]);
   });
 }
@@ -509,7 +388,7 @@ template <int ACT>
 void act_bwd(int64_t count, const float* y, const float* dy, float* dx) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(dx + j, vpass<ACT>(vld(y + j), vld(dy + j)));
+    for (; j + VL <= i1; j += VL) vst(dx + j, vpass<ACT>(vld(y + j), vld(dy + j)));
     for (; j < i1; j++) dx[j] = spass<ACT>(y[j], dy[j]);
   });
 }
@@ -518,7 +397,7 @@ void act_bwd(int64_t count, const float* y, const float* dy, float* dx) {
 double plane_sum(const float* x, int64_t len) {
   vd a = dzero(), b = dzero();
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     vf v = vld(x + j);
     a = dadd(a, dlo(v)), b = dadd(b, dhi(v));
   }
@@ -575,7 +454,7 @@ void activation_backward(int act, int64_t count, const float* y, const float* dy
 void add(int64_t count, const float* a, const float* b, float* y) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(y + j, vadd(vld(a + j), vld(b + j)));
+    for (; j + VL <= i1; j += VL) vst(y + j, vadd(vld(a + j), vld(b + j)));
     for (; j < i1; j++) y[j] = a[j] + b[j];
   });
 }
@@ -715,7 +594,7 @@ void softmax_rows(int n, int classes, const float* logits, const int32_t* labels
       }
       const float inv = (float)(1.0 / s);
       int64_t k = 0;
-      for (; k + W <= classes; k += W) vst(p + k, vmul(vld(p + k), vset(inv)));
+      for (; k + VL <= classes; k += VL) vst(p + k, vmul(vld(p + k), vset(inv)));
       for (; k < classes; k++) p[k] *= inv;
       // -sum q_k (z_k - m - log s) = log s - (1-s) (z_lab - m) - s/classes * sum (z_k - m)
       row_loss[i] = std::log(s) - (1.0 - smoothing) * ((double)z[labels[i]] - m) -
@@ -734,7 +613,7 @@ void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* la
       float* d = dlogits + i * classes;
       int64_t k = 0;
       vf vo = vset(off), vs = vset(scale);
-      for (; k + W <= classes; k += W) vst(d + k, vmul(vs, vsub(vld(p + k), vo)));
+      for (; k + VL <= classes; k += VL) vst(d + k, vmul(vs, vsub(vld(p + k), vo)));
       for (; k < classes; k++) d[k] = scale * (p[k] - off);
       int lab = labels[i];
       d[lab] = scale * (p[lab] - (off + hit));
