@@ -107,27 +107,8 @@ int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const f
     if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_conv2d_backward(g, mask, x, w, dy, dx, dw, dbias);
     if (e.algo == SEPCONV_ALGO_IM2COL) return im2col_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
     if (!is_depthwise(g)) return gemm_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
-    if (mask & SEPCONV_GRAD_INPUT) SEPCONV_ISA_CALL(depthwise_backward_data, g, w, dy, dx);
-    if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_ISA_CALL(depthwise_backward_weight, g, x, dy, dw);
-    if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+    SEPCONV_ISA_CALL(depthwise_backward, g, mask, x, w, dy, dx, dw, dbias);
   });
 }
 
 }  // extern "C"
-
-namespace sepconv {
-void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
-  parallel_for(c, [&](int64_t c0, int64_t c1) {
-    for (int64_t ch = c0; ch < c1; ch++) {
-      double s = 0;
-      for (int i = 0; i < n; i++) {
-        const float* p = dy + ((int64_t)i * c + ch) * plane;
-        float part = 0;  // float lanes within a plane, double across planes
-        for (int64_t j = 0; j < plane; j++) part += p[j];
-        s += part;
-      }
-      dbias[ch] += (float)s;
-    }
-  });
-}
-}  // namespace sepconv

@@ -197,15 +197,7 @@ int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, co
     SEPCONV_CHECK_ARG(mean, "mean must not be NULL");
     SEPCONV_CHECK_ARG(var, "var must not be NULL");
     check_eps(eps);
-    parallel_for(c, [&](int64_t c0, int64_t c1) {
-      for (int64_t ch = c0; ch < c1; ch++) {
-        double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
-        float sf = (float)s;
-        float* row = w + ch * per_channel;
-        for (int64_t j = 0; j < per_channel; j++) row[j] *= sf;
-        bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
-      }
-    });
+    SEPCONV_ISA_CALL(bn_fold, c, per_channel, w, bias, gamma, beta, mean, var, eps);
   });
 }
 
@@ -235,10 +227,6 @@ int sepconv_activation_backward(int exec, int act, int64_t count, const float* y
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
     if (on_cuda(e)) return SEPCONV_CUDA_CALL(activation_backward, act, count, y, dy, dx);
-    if (act == SEPCONV_ACT_NONE) {  // dx = dy
-      if (dx != dy) SEPCONV_ISA_CALL(activation_forward, SEPCONV_ACT_NONE, count, dy, dx);
-      return;
-    }
     if (reference(e)) ref_activation_backward(act, count, y, dy, dx);
     else SEPCONV_ISA_CALL(activation_backward, act, count, y, dy, dx);
   });
@@ -372,13 +360,7 @@ int sepconv_linear_forward(int exec, int n, int in_features, int out_features, c
     if (on_cuda(e))
       return SEPCONV_CUDA_CALL(linear_forward, n, in_features, out_features, x, w, bias, y);
     if (reference(e)) return ref_linear_forward(n, in_features, out_features, x, w, bias, y);
-    if (bias)
-      parallel_for(n, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; i++)
-          std::copy(bias, bias + out_features, y + i * out_features);
-      });
-    gemm(false, true, n, out_features, in_features, 1.0f, x, in_features, w, in_features,
-         bias ? 1.0f : 0.0f, y, out_features);
+    SEPCONV_ISA_CALL(linear_forward, n, in_features, out_features, x, w, bias, y);
   });
 }
 
@@ -395,13 +377,7 @@ int sepconv_linear_backward(int exec, int n, int in_features, int out_features, 
                                dw, dbias);
     if (reference(e))
       return ref_linear_backward(n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
-    if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
-      gemm(false, false, n, in_features, out_features, 1.0f, dy, out_features, w, in_features,
-           0.0f, dx, in_features);
-    if (mask & SEPCONV_GRAD_WEIGHT)  // dw[out][in] += dy^T . x
-      gemm(true, false, out_features, in_features, n, 1.0f, dy, out_features, x, in_features,
-           1.0f, dw, in_features);
-    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_ISA_CALL(column_sums, n, out_features, dy, dbias);
+    SEPCONV_ISA_CALL(linear_backward, n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
   });
 }
 
@@ -420,12 +396,7 @@ int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logi
                                probs, loss);
     if (reference(e))
       return ref_softmax_xent_forward(n, classes, logits, labels, label_smoothing, probs, loss);
-    Workspace ws((size_t)n * 2);  // one double per row
-    double* rows = reinterpret_cast<double*>(ws.data());
-    SEPCONV_ISA_CALL(softmax_rows, n, classes, logits, labels, label_smoothing, probs, rows);
-    double total = 0;
-    for (int i = 0; i < n; i++) total += rows[i];
-    loss[0] = (float)(total / n);
+    SEPCONV_ISA_CALL(softmax_xent_forward, n, classes, logits, labels, label_smoothing, probs, loss);
   });
 }
 
@@ -443,8 +414,8 @@ int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* pro
     if (reference(e))
       return ref_softmax_xent_backward(n, classes, probs, labels, label_smoothing, dloss,
                                        dlogits);
-    SEPCONV_ISA_CALL(softmax_xent_grad, n, classes, probs, labels, label_smoothing,
-                     (float)((double)dloss / n), dlogits);
+    SEPCONV_ISA_CALL(softmax_xent_backward, n, classes, probs, labels, label_smoothing, dloss,
+                     dlogits);
   });
 }
 

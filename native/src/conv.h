@@ -16,6 +16,8 @@
   void depthwise_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
   void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
                                  float* dw);                                                 \
+  void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,       \
+                          const float* dy, float* dx, float* dw, float* dbias);              \
   }                                                                                          \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
@@ -33,6 +35,8 @@ void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const
                         float* y);
 void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias);
-// dbias[c] += sum over n and the plane of dy[n][c][plane]; parallel over channels.
+// dbias[c] += sum over n and the plane of dy[n][c][plane]: the fast kernel every CPU family
+// shares (conv_gemm.cpp) and its reference (reference/conv_ref.cpp).
 void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias);
+void ref_bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias);
 }  // namespace sepconv

@@ -11,6 +11,7 @@
 #pragma once
 #include "conv.h"
 #include "ops.h"
+#include "optim.h"
 
 #ifdef SEPCONV_HAS_CUDA
 #define SEPCONV_CUDA_CALL(fn, ...) ::sepconv::gpu::fn(__VA_ARGS__)
@@ -63,17 +64,10 @@ void softmax_xent_forward(int n, int classes, const float* logits, const int32_t
 void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
                            float smoothing, float dloss, float* dlogits);
 
-// cuda/optim.cu: the scalars are prepared on the host exactly as for the CPU loop.
-struct SgdScalars {
-  float lr, momentum, keep, weight_decay;  // keep = 1 - dampening
-  bool nesterov, first;
-};
-struct AdamScalars {
-  float decay, l2, a1, b2, a2, step_size, bc2_sqrt, eps;
-};
-void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdScalars& s);
+// cuda/optim.cu: the float scalars come from sgd_scalars / adam_scalars, as on the CPU.
+void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdParams& h);
 void adam_update(int64_t count, float* p, const float* g, float* m, float* v,
-                 const AdamScalars& s);
+                 const AdamParams& h);
 
 }  // namespace gpu
 }  // namespace sepconv

@@ -31,6 +31,8 @@ void ref_bn_forward_inference(int n, int c, int hw, const float* x, const float*
 void ref_bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,
                      const float* dy, const float* gamma, const float* save_mean,
                      const float* save_invstd, int act, float* dx, float* dgamma, float* dbeta);
+void ref_bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                 const float* beta, const float* mean, const float* var, float eps);
 void ref_activation_forward(int act, int64_t count, const float* x, float* y);
 void ref_activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx);
 void ref_add(int64_t count, const float* a, const float* b, float* y);
@@ -66,6 +68,8 @@ void ref_softmax_xent_backward(int n, int classes, const float* probs, const int
   void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,             \
                    const float* dy, const float* gamma, const float* save_mean,                \
                    const float* save_invstd, int act, float* dx, float* dgamma, float* dbeta); \
+  void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,           \
+               const float* beta, const float* mean, const float* var, float eps);             \
   void activation_forward(int act, int64_t count, const float* x, float* y);                   \
   void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx); \
   void add(int64_t count, const float* a, const float* b, float* y);                           \
@@ -75,11 +79,14 @@ void ref_softmax_xent_backward(int n, int classes, const float* probs, const int
   void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax, float* dx); \
   void global_avgpool_forward(int n, int c, int hw, const float* x, float* y);                 \
   void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx);              \
-  void column_sums(int rows, int cols, const float* a, float* sums);                           \
-  void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,            \
-                    float smoothing, float* probs, double* row_loss);                          \
-  void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* labels,        \
-                         float smoothing, float scale, float* dlogits);                        \
+  void linear_forward(int n, int in, int out, const float* x, const float* w,                  \
+                      const float* bias, float* y);                                            \
+  void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,       \
+                       const float* dy, float* dx, float* dw, float* dbias);                   \
+  void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,    \
+                            float smoothing, float* probs, float* loss);                       \
+  void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,    \
+                             float smoothing, float dloss, float* dlogits);                    \
   }                                                                                            \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_OPS_KERNELS)

@@ -417,6 +417,52 @@ inline Span span(int o, int stride, int pad, int k, int size) {
   return Span{std::max(s, 0), std::min(e, size), e - s};
 }
 
+// ---------------------------------------------------------------- linear and softmax
+// sums[j] += sum over rows of a[i][j], double per column, rows in order.
+void column_sums(int rows, int cols, const float* a, float* sums) {
+  constexpr int B = 256;
+  parallel_for((cols + B - 1) / B, [&](int64_t b0, int64_t b1) {
+    double acc[B];
+    for (int64_t b = b0; b < b1; b++) {
+      const int j0 = (int)b * B, nb = std::min(B, cols - j0);
+      for (int j = 0; j < nb; j++) acc[j] = 0;
+      for (int i = 0; i < rows; i++) {
+        const float* r = a + (int64_t)i * cols + j0;
+        for (int j = 0; j < nb; j++) acc[j] += r[j];
+      }
+      for (int j = 0; j < nb; j++) sums[j0 + j] += (float)acc[j];
+    }
+  });
+}
+
+// probs = softmax(logits) per row; row_loss[i] = -sum_k q_k log p_k.
+void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,
+                  float smoothing, float* probs, double* row_loss) {
+  parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float* z = logits + i * classes;
+      float* p = probs + i * classes;
+      float m = z[0];
+      for (int k = 1; k < classes; k++) m = z[k] > m ? z[k] : m;
+      double s = 0, sz = 0;
+      for (int k = 0; k < classes; k++) {
+        float d = z[k] - m;
+        float e = std::exp(d);
+        p[k] = e;
+        s += e;
+        sz += d;
+      }
+      const float inv = (float)(1.0 / s);
+      int64_t k = 0;
+      for (; k + VL <= classes; k += VL) vst(p + k, vmul(vld(p + k), vset(inv)));
+      for (; k < classes; k++) p[k] *= inv;
+      // -sum q_k (z_k - m - log s) = log s - (1-s) (z_lab - m) - s/classes * sum (z_k - m)
+      row_loss[i] = std::log(s) - (1.0 - smoothing) * ((double)z[labels[i]] - m) -
+                    (double)smoothing / classes * sz;
+    }
+  });
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- entry kernels
@@ -442,12 +488,32 @@ void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,
                                       dx, dgamma, dbeta));
 }
 
+// w[c][per_channel] *= s and bias = (bias - mean)*s + beta, s = gamma/sqrt(var + eps) in double.
+void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+             const float* beta, const float* mean, const float* var, float eps) {
+  parallel_for(c, [&](int64_t c0, int64_t c1) {
+    for (int64_t ch = c0; ch < c1; ch++) {
+      double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
+      const float sf = (float)s;
+      float* row = w + ch * per_channel;
+      int64_t j = 0;
+      for (; j + VL <= per_channel; j += VL) vst(row + j, vmul(vld(row + j), vset(sf)));
+      for (; j < per_channel; j++) row[j] *= sf;
+      bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+    }
+  });
+}
+
 void activation_forward(int act, int64_t count, const float* x, float* y) {
   SEPCONV_ACT_SWITCH(act, act_fwd<ACT>(count, x, y));
 }
 
-// act is RELU or RELU6: the entry point handles NONE (dx = dy) without reading y.
+// NONE: dx = dy (nothing to do in place) without reading y.
 void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
+  if (act == SEPCONV_ACT_NONE) {
+    if (dx != dy) act_fwd<SEPCONV_ACT_NONE>(count, dy, dx);
+    return;
+  }
   SEPCONV_ACT_SWITCH(act, act_bwd<ACT>(count, y, dy, dx));
 }
 
@@ -558,54 +624,40 @@ void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx) {
   });
 }
 
-// sums[j] += sum over rows of a[i][j], double per column, rows in order.
-void column_sums(int rows, int cols, const float* a, float* sums) {
-  constexpr int B = 256;
-  parallel_for((cols + B - 1) / B, [&](int64_t b0, int64_t b1) {
-    double acc[B];
-    for (int64_t b = b0; b < b1; b++) {
-      const int j0 = (int)b * B, nb = std::min(B, cols - j0);
-      for (int j = 0; j < nb; j++) acc[j] = 0;
-      for (int i = 0; i < rows; i++) {
-        const float* r = a + (int64_t)i * cols + j0;
-        for (int j = 0; j < nb; j++) acc[j] += r[j];
-      }
-      for (int j = 0; j < nb; j++) sums[j0 + j] += (float)acc[j];
-    }
-  });
+// y = x . w^T + bias: the bias rows first, then one GEMM that adds into them.
+void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias,
+                    float* y) {
+  if (bias)
+    parallel_for(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) std::copy(bias, bias + out, y + i * out);
+    });
+  gemm(false, true, n, out, in, 1.0f, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
 }
 
-// probs = softmax(logits) per row; row_loss[i] = -sum_k q_k log p_k.
-void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,
-                  float smoothing, float* probs, double* row_loss) {
-  parallel_for(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) {
-      const float* z = logits + i * classes;
-      float* p = probs + i * classes;
-      float m = z[0];
-      for (int k = 1; k < classes; k++) m = z[k] > m ? z[k] : m;
-      double s = 0, sz = 0;
-      for (int k = 0; k < classes; k++) {
-        float d = z[k] - m;
-        float e = std::exp(d);
-        p[k] = e;
-        s += e;
-        sz += d;
-      }
-      const float inv = (float)(1.0 / s);
-      int64_t k = 0;
-      for (; k + VL <= classes; k += VL) vst(p + k, vmul(vld(p + k), vset(inv)));
-      for (; k < classes; k++) p[k] *= inv;
-      // -sum q_k (z_k - m - log s) = log s - (1-s) (z_lab - m) - s/classes * sum (z_k - m)
-      row_loss[i] = std::log(s) - (1.0 - smoothing) * ((double)z[labels[i]] - m) -
-                    (double)smoothing / classes * sz;
-    }
-  });
+void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* dbias) {
+  if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
+    gemm(false, false, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+  if (mask & SEPCONV_GRAD_WEIGHT)  // dw[out][in] += dy^T . x
+    gemm(true, false, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  if (mask & SEPCONV_GRAD_BIAS) column_sums(n, out, dy, dbias);
 }
 
-// dlogits = scale * (probs - q)
-void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* labels,
-                       float smoothing, float scale, float* dlogits) {
+// loss[0] = the mean of the rows' losses, summed in row order.
+void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,
+                          float smoothing, float* probs, float* loss) {
+  Workspace ws((size_t)n * 2);  // one double per row
+  double* rows = reinterpret_cast<double*>(ws.data());
+  softmax_rows(n, classes, logits, labels, smoothing, probs, rows);
+  double total = 0;
+  for (int i = 0; i < n; i++) total += rows[i];
+  loss[0] = (float)(total / n);
+}
+
+// dlogits = scale * (probs - q), scale = dloss / n
+void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
+                           float smoothing, float dloss, float* dlogits) {
+  const float scale = (float)((double)dloss / n);
   const float off = smoothing / (float)classes, hit = 1.0f - smoothing;
   parallel_for(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {

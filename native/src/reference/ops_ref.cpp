@@ -105,13 +105,26 @@ void ref_bn_backward(int n, int c, int hw, int mask, const float* x, const float
   }
 }
 
+// s = gamma / sqrt(var + eps); w[c][j] *= s; bias = (bias - mean) * s + beta.
+void ref_bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                 const float* beta, const float* mean, const float* var, float eps) {
+  for (int ch = 0; ch < c; ch++) {
+    double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
+    for (int64_t j = 0; j < per_channel; j++)
+      w[ch * per_channel + j] = (float)(w[ch * per_channel + j] * s);
+    bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+  }
+}
+
 // ------------------------------------------------------------------ elementwise
 void ref_activation_forward(int act, int64_t count, const float* x, float* y) {
   for (int64_t i = 0; i < count; i++) y[i] = (float)ref_act(act, x[i]);
 }
 
+// y is read only when act != NONE.
 void ref_activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
-  for (int64_t i = 0; i < count; i++) dx[i] = ref_active(act, y[i]) ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < count; i++)
+    dx[i] = act == SEPCONV_ACT_NONE || ref_active(act, y[i]) ? dy[i] : 0.0f;
 }
 
 void ref_add(int64_t count, const float* a, const float* b, float* y) {
