@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cuda_backend.h"
+#include "dispatch.h"
 
 namespace sepconv {
 namespace {
@@ -20,6 +21,9 @@ void check_finite(const char* name, double v, bool non_negative) {
                     non_negative ? "%s must be finite and >= 0, got %g" : "%s must be finite, got %g",
                     name, v);
 }
+
+SEPCONV_TABLE(sgd_update, "sgd_update");
+SEPCONV_TABLE(adam_update, "adam_update");
 
 }  // namespace
 
@@ -63,7 +67,7 @@ int sepconv_sgd_update(int exec, int64_t count, float* p, const float* g, float*
                        double lr, double momentum, double dampening, double weight_decay,
                        int nesterov, int64_t step) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "sgd_update");
+    Exec e = parse_exec(exec, sgd_update_table);
     check_count(count, p, g);
     check_finite("lr", lr, true);
     check_finite("momentum", momentum, true);
@@ -77,10 +81,7 @@ int sepconv_sgd_update(int exec, int64_t count, float* p, const float* g, float*
     if (momentum != 0)
       SEPCONV_CHECK_ARG(momentum_buffer, "momentum_buffer must not be NULL when momentum != 0");
     const SgdParams h{lr, momentum, dampening, weight_decay, nesterov == 1, step};
-    if (e.device == SEPCONV_DEVICE_CUDA)
-      return SEPCONV_CUDA_CALL(sgd_update, count, p, g, momentum_buffer, h);
-    if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_sgd_update(count, p, g, momentum_buffer, h);
-    SEPCONV_ISA_CALL(sgd_update, count, p, g, momentum_buffer, h);
+    dispatch(e, sgd_update_table, count, p, g, momentum_buffer, h);
   });
 }
 
@@ -88,7 +89,7 @@ int sepconv_adam_update(int exec, int64_t count, float* p, const float* g, float
                         float* exp_avg_sq, double lr, double beta1, double beta2, double eps,
                         double weight_decay, int decoupled, int64_t step) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "adam_update");
+    Exec e = parse_exec(exec, adam_update_table);
     check_count(count, p, g);
     SEPCONV_CHECK_ARG(exp_avg, "exp_avg must not be NULL");
     SEPCONV_CHECK_ARG(exp_avg_sq, "exp_avg_sq must not be NULL");
@@ -100,10 +101,7 @@ int sepconv_adam_update(int exec, int64_t count, float* p, const float* g, float
     SEPCONV_CHECK_ARG(decoupled == 0 || decoupled == 1, "decoupled must be 0 or 1, got %d", decoupled);
     SEPCONV_CHECK_ARG(step >= 1, "step must be >= 1, got %lld", (long long)step);
     const AdamParams h{lr, beta1, beta2, eps, weight_decay, decoupled == 1, step};
-    if (e.device == SEPCONV_DEVICE_CUDA)
-      return SEPCONV_CUDA_CALL(adam_update, count, p, g, exp_avg, exp_avg_sq, h);
-    if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_adam_update(count, p, g, exp_avg, exp_avg_sq, h);
-    SEPCONV_ISA_CALL(adam_update, count, p, g, exp_avg, exp_avg_sq, h);
+    dispatch(e, adam_update_table, count, p, g, exp_avg, exp_avg_sq, h);
   });
 }
 

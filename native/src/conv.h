@@ -1,5 +1,6 @@
 // Convolution families behind sepconv_conv2d_forward/backward. The entry point validates the
-// descriptor into a ConvGeom and picks one family:
+// descriptor into a ConvGeom once and dispatches (dispatch.h); the CPU and CUDA slots pick the
+// family from the geometry (api_conv.cpp):
 //   depthwise (kernels/depthwise.cpp, per ISA)  when groups == c_in and c_in/groups == 1
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)

@@ -1,23 +1,22 @@
 // The CUDA backend as the C++ entry points see it: one launcher per op and direction, in
-// namespace sepconv::gpu, implemented in cuda/*.cu. Entry points validate their arguments
-// once (the same checks for every device) and then call SEPCONV_CUDA_CALL(launcher, ...).
-// Launchers take device pointers, queue work on the library's stream and return at once;
-// they fail with SEPCONV_EUNSUPPORTED where no usable device exists and SEPCONV_EDEVICE on a
-// CUDA error. Contract as on the CPU: outputs and input gradients are overwritten; parameter
-// gradients (dw, dbias, dgamma, dbeta) accumulate.
+// namespace sepconv::gpu, implemented in cuda/*.cu. They fill the cuda slots of the dispatch
+// tables (dispatch.h): entry points validate their arguments once, the same checks for every
+// device, then dispatch. Launchers take device pointers, queue work on the library's stream and
+// return at once; they fail with SEPCONV_EUNSUPPORTED where no usable device exists and
+// SEPCONV_EDEVICE on a CUDA error. Contract as on the CPU: outputs and input gradients are
+// overwritten; parameter gradients (dw, dbias, dgamma, dbeta) accumulate.
 //
-// In a build without CUDA, parse_exec already rejects SEPCONV_DEVICE_CUDA, so the macro
-// expands to an unreachable failure and nothing here needs a definition.
+// In a build without CUDA, SEPCONV_CUDA_SLOT(...) is NULL (the tables' cuda slots are empty and
+// dispatch answers SEPCONV_EUNSUPPORTED), so nothing here needs a definition.
 #pragma once
 #include "conv.h"
 #include "ops.h"
 #include "optim.h"
 
 #ifdef SEPCONV_HAS_CUDA
-#define SEPCONV_CUDA_CALL(fn, ...) ::sepconv::gpu::fn(__VA_ARGS__)
+#define SEPCONV_CUDA_SLOT(...) __VA_ARGS__
 #else
-#define SEPCONV_CUDA_CALL(fn, ...) \
-  ::sepconv::fail(SEPCONV_EINTERNAL, "%s: reached without a CUDA backend", #fn)
+#define SEPCONV_CUDA_SLOT(...) nullptr
 #endif
 
 namespace sepconv {

@@ -38,14 +38,8 @@ struct AdamScalars {
 SgdScalars sgd_scalars(const SgdParams& h);
 AdamScalars adam_scalars(const AdamParams& h);
 
-// The signatures of every slot of the two dispatch tables. momentum_buffer is read and written
-// only when momentum != 0 (it may be NULL otherwise).
-using SgdFn = void(int64_t count, float* p, const float* g, float* momentum_buffer,
-                   const SgdParams& h);
-using AdamFn = void(int64_t count, float* p, const float* g, float* exp_avg, float* exp_avg_sq,
-                    const AdamParams& h);
-
-// ---- references (reference/optim_ref.cpp) ----
+// ---- references (reference/optim_ref.cpp); their signatures are the dispatch tables' ----
+// momentum_buffer is read and written only when momentum != 0 (it may be NULL otherwise).
 void ref_sgd_update(int64_t count, float* p, const float* g, float* momentum_buffer,
                     const SgdParams& h);
 void ref_adam_update(int64_t count, float* p, const float* g, float* exp_avg, float* exp_avg_sq,
