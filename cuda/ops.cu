@@ -16,8 +16,9 @@ namespace sepconv {
 namespace gpu {
 
 // ------------------------------------------------------------------ elementwise
-__global__ void activation_kernel(int act, int64_t count, const float* __restrict__ x,
-                                  float* __restrict__ y) {
+// y may alias x (no __restrict__ on either): each element is read before it is written by the
+// same thread.
+__global__ void activation_kernel(int act, int64_t count, const float* x, float* y) {
   SEPCONV_GRID_STRIDE(i, count) y[i] = apply_act(act, x[i]);
 }
 

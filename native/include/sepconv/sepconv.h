@@ -118,6 +118,7 @@ SEPCONV_API int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, flo
                            const float* beta, const float* mean, const float* var, float eps);
 
 /* ---- elementwise ---- */
+/* y = act(x); y may alias x. */
 SEPCONV_API int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y);
 /* dx = dy where the forward output y is inside the active range, else 0. dx may alias dy. */
 SEPCONV_API int sepconv_activation_backward(int exec, int act, int64_t count, const float* y,
@@ -153,7 +154,8 @@ SEPCONV_API int sepconv_linear_backward(int exec, int n, int in_features, int ou
 
 /* ---- softmax cross-entropy with label smoothing ---- */
 /* probs[n][classes] receives the softmax (kept for backward); loss[0] the batch mean of
- * -sum_k q_k log p_k with q = (1-s)*onehot(label) + s/classes. */
+ * -sum_k q_k log p_k with q = (1-s)*onehot(label) + s/classes. loss is on the exec's device
+ * like every other pointer: device memory on CUDA (copy it back with sepconv_cuda_memcpy). */
 SEPCONV_API int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logits,
                                  const int32_t* labels, float label_smoothing, float* probs,
                                  float* loss);
@@ -181,9 +183,10 @@ SEPCONV_API int sepconv_adam_update(int exec, int64_t count, float* p, const flo
                                     int64_t step);
 
 /* ---- CUDA runtime and memory ----
- * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers
- * and run asynchronously on device 0, on the library's one stream (sepconv_cuda_stream), in
- * call order; an error of a kernel that already ran surfaces at the next synchronising call.
+ * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers for
+ * every buffer, one-value outputs such as the softmax loss included, and run asynchronously on
+ * device 0, on the library's one stream (sepconv_cuda_stream), in call order; an error of a
+ * kernel that already ran surfaces at the next synchronising call.
  * Only SEPCONV_ALGO_AUTO runs on CUDA: REFERENCE and IM2COL are CPU-only. Host-side range checks
  * that would need to read device memory (softmax labels, maxpool argmax) are not done on
  * CUDA: an out-of-range label gives a NaN loss, an out-of-range argmax is ignored.
