@@ -116,6 +116,7 @@ void check_xent(const Exec& e, int n, int classes, const int32_t* labels, float 
 SEPCONV_TABLE(bn_forward_training, "batchnorm_forward_training");
 SEPCONV_TABLE(bn_forward_inference, "batchnorm_forward_inference");
 SEPCONV_TABLE(bn_backward, "batchnorm_backward");
+SEPCONV_TABLE(bn_fold, "batchnorm_fold");
 SEPCONV_TABLE(activation_forward, "activation_forward");
 SEPCONV_TABLE(activation_backward, "activation_backward");
 SEPCONV_TABLE(add, "add");
@@ -203,9 +204,11 @@ int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const f
   });
 }
 
-int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
-                           const float* beta, const float* mean, const float* var, float eps) {
+int sepconv_batchnorm_fold_exec(int exec, int c, int64_t per_channel, float* w, float* bias,
+                                const float* gamma, const float* beta, const float* mean,
+                                const float* var, float eps) {
   return guarded([&] {
+    Exec e = parse_exec(exec, bn_fold_table);
     SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
     SEPCONV_CHECK_ARG(per_channel >= 1, "per_channel must be >= 1, got %lld",
                       (long long)per_channel);
@@ -215,8 +218,14 @@ int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, co
     SEPCONV_CHECK_ARG(mean, "mean must not be NULL");
     SEPCONV_CHECK_ARG(var, "var must not be NULL");
     check_eps(eps);
-    SEPCONV_ISA_CALL(bn_fold, c, per_channel, w, bias, gamma, beta, mean, var, eps);
+    dispatch(e, bn_fold_table, c, per_channel, w, bias, gamma, beta, mean, var, eps);
   });
+}
+
+int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                           const float* beta, const float* mean, const float* var, float eps) {
+  return sepconv_batchnorm_fold_exec(SEPCONV_EXEC(SEPCONV_DEVICE_CPU, SEPCONV_ALGO_AUTO), c,
+                                     per_channel, w, bias, gamma, beta, mean, var, eps);
 }
 
 // ------------------------------------------------------------------ elementwise

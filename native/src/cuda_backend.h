@@ -47,6 +47,8 @@ void bn_forward_inference(int n, int c, int hw, const float* x, const float* gam
 void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y, const float* dy,
                  const float* gamma, const float* save_mean, const float* save_invstd, int act,
                  float* dx, float* dgamma, float* dbeta);
+void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+             const float* beta, const float* mean, const float* var, float eps);
 
 // cuda/ops.cu
 void activation_forward(int act, int64_t count, const float* x, float* y);

@@ -113,7 +113,13 @@ SEPCONV_API int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int m
                                const float* save_mean, const float* save_invstd, int act,
                                float* dx, float* dgamma, float* dbeta);
 /* Fold inference BN into the preceding conv: w[c][per_channel] *= s, bias = (bias-mean)*s+beta
- * with s = gamma/sqrt(var+eps). bias is read (the conv's bias, or zeros) and overwritten. */
+ * with s = gamma/sqrt(var+eps) (computed in double). bias is read (the conv's bias, or zeros) and
+ * overwritten; gamma/beta may be NULL (affine=false). Every pointer is on the exec's device. */
+SEPCONV_API int sepconv_batchnorm_fold_exec(int exec, int c, int64_t per_channel, float* w, float* bias,
+                                            const float* gamma, const float* beta, const float* mean,
+                                            const float* var, float eps);
+/* The same on the CPU: sepconv_batchnorm_fold_exec(SEPCONV_EXEC(SEPCONV_DEVICE_CPU,
+ * SEPCONV_ALGO_AUTO), ...). */
 SEPCONV_API int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
                            const float* beta, const float* mean, const float* var, float eps);
 

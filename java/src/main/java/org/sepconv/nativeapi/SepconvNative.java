@@ -139,6 +139,9 @@ public final class SepconvNative {
       @Const FloatPointer x, @Const FloatPointer y, @Const FloatPointer dy,
       @Const FloatPointer gamma, @Const FloatPointer saveMean, @Const FloatPointer saveInvstd,
       int act, FloatPointer dx, FloatPointer dgamma, FloatPointer dbeta);
+  public static native int sepconv_batchnorm_fold_exec(int exec, int c, @Cast("int64_t") long perChannel,
+      FloatPointer w, FloatPointer bias, @Const FloatPointer gamma, @Const FloatPointer beta,
+      @Const FloatPointer mean, @Const FloatPointer var, float eps);
   public static native int sepconv_batchnorm_fold(int c, @Cast("int64_t") long perChannel,
       FloatPointer w, FloatPointer bias, @Const FloatPointer gamma, @Const FloatPointer beta,
       @Const FloatPointer mean, @Const FloatPointer var, float eps);
