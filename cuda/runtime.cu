@@ -205,6 +205,14 @@ void check_device_ptrs(const char* op, const char* names, std::initializer_list<
   }
 }
 
+void check_host_ptr(const char* op, const char* name, const void* p) {
+  cudaPointerAttributes a{};
+  cudaError_t e = cudaPointerGetAttributes(&a, p);
+  if (e != cudaSuccess) cudaGetLastError();  // not known to CUDA: plain host memory
+  if (allocator().owns(p) || (e == cudaSuccess && a.type == cudaMemoryTypeDevice))
+    fail(SEPCONV_EINVAL, "%s: %s must be host memory, got CUDA device memory", op, name);
+}
+
 // ---------------------------------------------------------------- shared kernels
 __global__ void add_partials_kernel(int64_t count, int splits, const float* __restrict__ part,
                                     float* __restrict__ dst) {

@@ -24,6 +24,11 @@ void check_eps(float eps) {
                     (double)eps);
 }
 
+void check_count(int64_t count) {
+  SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
+  numel({count}, "count");
+}
+
 void check_nchw(int n, int c, int hw) {
   SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
   SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
@@ -120,6 +125,10 @@ SEPCONV_TABLE(bn_fold, "batchnorm_fold");
 SEPCONV_TABLE(activation_forward, "activation_forward");
 SEPCONV_TABLE(activation_backward, "activation_backward");
 SEPCONV_TABLE(add, "add");
+SEPCONV_TABLE(dropout_forward, "dropout_forward");
+SEPCONV_TABLE(dropout_backward, "dropout_backward");
+SEPCONV_TABLE(scale, "scale");
+SEPCONV_TABLE(sum_squares, "sum_squares");
 SEPCONV_TABLE(avgpool_forward, "avgpool2d_forward");
 SEPCONV_TABLE(avgpool_backward, "avgpool2d_backward");
 SEPCONV_TABLE(maxpool_forward, "maxpool2d_forward");
@@ -130,6 +139,7 @@ SEPCONV_TABLE(linear_forward, "linear_forward");
 SEPCONV_TABLE(linear_backward, "linear_backward");
 SEPCONV_TABLE(softmax_xent_forward, "softmax_xent_forward");
 SEPCONV_TABLE(softmax_xent_backward, "softmax_xent_backward");
+SEPCONV_TABLE(argmax_rows, "argmax_rows");
 
 }  // namespace
 }  // namespace sepconv
@@ -233,8 +243,7 @@ int sepconv_activation_forward(int exec, int act, int64_t count, const float* x,
   return guarded([&] {
     Exec e = parse_exec(exec, activation_forward_table);
     check_act(act);
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    check_count(count);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
     dispatch(e, activation_forward_table, act, count, x, y);
@@ -246,8 +255,7 @@ int sepconv_activation_backward(int exec, int act, int64_t count, const float* y
   return guarded([&] {
     Exec e = parse_exec(exec, activation_backward_table);
     check_act(act);
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    check_count(count);
     if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
@@ -258,12 +266,57 @@ int sepconv_activation_backward(int exec, int act, int64_t count, const float* y
 int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y) {
   return guarded([&] {
     Exec e = parse_exec(exec, add_table);
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    check_count(count);
     SEPCONV_CHECK_ARG(a, "a must not be NULL");
     SEPCONV_CHECK_ARG(b, "b must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
     dispatch(e, add_table, count, a, b, y);
+  });
+}
+
+int sepconv_dropout_forward(int exec, int64_t count, float p, uint64_t seed, const float* x,
+                            float* mask, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, dropout_forward_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(p >= 0 && p < 1, "p must be in [0, 1), got %g", (double)p);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(mask, "mask must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    SEPCONV_CHECK_ARG(mask != x && mask != y, "mask must not alias x or y");
+    dispatch(e, dropout_forward_table, count, p, seed, x, mask, y);
+  });
+}
+
+int sepconv_dropout_backward(int exec, int64_t count, const float* mask, const float* dy,
+                             float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, dropout_backward_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(mask, "mask must not be NULL");
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    dispatch(e, dropout_backward_table, count, mask, dy, dx);
+  });
+}
+
+int sepconv_sum_squares(int exec, int64_t count, const float* x, double* result) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, sum_squares_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(result, "result must not be NULL");
+    dispatch(e, sum_squares_table, count, x, result);
+  });
+}
+
+int sepconv_scale(int exec, int64_t count, float alpha, const float* x, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, scale_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    dispatch(e, scale_table, count, alpha, x, y);
   });
 }
 
@@ -391,6 +444,19 @@ int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* pro
     check_xent(e, n, classes, labels, label_smoothing);
     dispatch(e, softmax_xent_backward_table, n, classes, probs, labels, label_smoothing, dloss,
              dlogits);
+  });
+}
+
+// ------------------------------------------------------------------ argmax
+int sepconv_argmax_rows(int exec, int n, int classes, const float* x, int32_t* idx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, argmax_rows_table);
+    SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
+    SEPCONV_CHECK_ARG(classes >= 1, "classes must be >= 1, got %d", classes);
+    numel({n, classes}, "n*classes");
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(idx, "idx must not be NULL");
+    dispatch(e, argmax_rows_table, n, classes, x, idx);
   });
 }
 

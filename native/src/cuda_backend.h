@@ -54,6 +54,10 @@ void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gam
 void activation_forward(int act, int64_t count, const float* x, float* y);
 void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx);
 void add(int64_t count, const float* a, const float* b, float* y);
+void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask, float* y);
+void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx);
+void scale(int64_t count, float alpha, const float* x, float* y);
+void sum_squares(int64_t count, const float* x, double* result);  // result: host; synchronises
 void avgpool_forward(const PoolGeom& g, const float* x, float* y);
 void avgpool_backward(const PoolGeom& g, const float* dy, float* dx);
 void maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax);
@@ -64,6 +68,7 @@ void softmax_xent_forward(int n, int classes, const float* logits, const int32_t
                           float smoothing, float* probs, float* loss);
 void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
                            float smoothing, float dloss, float* dlogits);
+void argmax_rows(int n, int classes, const float* x, int32_t* idx);
 
 // cuda/optim.cu: the float scalars come from sgd_scalars / adam_scalars, as on the CPU.
 void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdParams& h);

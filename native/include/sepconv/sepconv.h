@@ -131,6 +131,22 @@ SEPCONV_API int sepconv_activation_backward(int exec, int act, int64_t count, co
                                 const float* dy, float* dx);
 /* y = a + b (the residual add); y may alias a or b. */
 SEPCONV_API int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y);
+/* Dropout with a counter-based RNG (Philox-4x32-10, key = seed): element i keeps with
+ * probability 1-p, decided by a hash of (seed, i) alone, so CPU and CUDA draw the same mask
+ * whatever the thread count: u = the top 24 bits of word i%4 of counter i/4, over 2^24; keep
+ * when u >= p. mask[i] = keep ? 1/(1-p) : 0 (1/(1-p) in double, rounded to float);
+ * y[i] = x[i] * mask[i]. 0 <= p < 1. y may alias x; mask may alias neither. */
+SEPCONV_API int sepconv_dropout_forward(int exec, int64_t count, float p, uint64_t seed, const float* x,
+                                        float* mask, float* y);
+/* dx[i] = dy[i] * mask[i]; dx may alias dy. */
+SEPCONV_API int sepconv_dropout_backward(int exec, int64_t count, const float* mask, const float* dy,
+                                         float* dx);
+/* *result = sum of x[i]^2, accumulated in double, in a fixed order (independent of the thread
+ * count; CPU and CUDA use different orders). x is on the exec's device; result is HOST memory on
+ * every device (CUDA: the call synchronises with the library's stream). */
+SEPCONV_API int sepconv_sum_squares(int exec, int64_t count, const float* x, double* result);
+/* y[i] = alpha * x[i]; y may alias x. */
+SEPCONV_API int sepconv_scale(int exec, int64_t count, float alpha, const float* x, float* y);
 
 /* ---- pooling ---- */
 typedef struct sepconv_pool2d {
@@ -169,6 +185,9 @@ SEPCONV_API int sepconv_softmax_xent_forward(int exec, int n, int classes, const
 SEPCONV_API int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* probs,
                                   const int32_t* labels, float label_smoothing, float dloss,
                                   float* dlogits);
+/* idx[i] = the index of the largest of x[i][0..classes) (ties: the lowest index; NaN never wins
+ * over a number; a row of NaN gives 0). */
+SEPCONV_API int sepconv_argmax_rows(int exec, int n, int classes, const float* x, int32_t* idx);
 
 /* ---- optimizer updates: one fused pass over one parameter tensor, in place ----
  * Element arithmetic is float, in the order torch.optim uses for fp32 parameters; the scalar

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "../ops.h"
+#include "../philox.h"
 #include "simd.h"
 
 namespace sepconv {
@@ -393,16 +394,19 @@ void act_bwd(int64_t count, const float* y, const float* dy, float* dx) {
   });
 }
 
-// Sum of a plane in double (vector lanes, fixed order).
-double plane_sum(const float* x, int64_t len) {
+// Sum of x[0, len) (SQUARES: of x^2, exact products) in double: vector lanes, fixed order.
+template <bool SQUARES>
+double lane_sum(const float* x, int64_t len) {
   vd a = dzero(), b = dzero();
   int64_t j = 0;
   for (; j + VL <= len; j += VL) {
     vf v = vld(x + j);
-    a = dadd(a, dlo(v)), b = dadd(b, dhi(v));
+    vd lo = dlo(v), hi = dhi(v);
+    if (SQUARES) a = dfma(lo, lo, a), b = dfma(hi, hi, b);
+    else a = dadd(a, lo), b = dadd(b, hi);
   }
   double s = dsum(dadd(a, b));
-  for (; j < len; j++) s += x[j];
+  for (; j < len; j++) s += SQUARES ? (double)x[j] * x[j] : (double)x[j];
   return s;
 }
 
@@ -525,6 +529,59 @@ void add(int64_t count, const float* a, const float* b, float* y) {
   });
 }
 
+// Philox (philox.h) for 16 counters at a time: the loop over them vectorises. for_chunks' chunks
+// are multiples of 64 elements, so each one starts on a counter.
+void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask,
+                     float* y) {
+  constexpr int G = 16;
+  const float scale = dropout_scale(p);
+  for_chunks(count, [&, p, seed, scale](int64_t i0, int64_t i1) {  // scalars by value: no aliasing
+    uint32_t words[4 * G];
+    for (int64_t i = i0; i < i1; i += 4 * G) {
+      const uint64_t ctr = (uint64_t)i / 4;
+      for (int q = 0; q < G; q++) {
+        const Philox4 r = philox4x32_10(ctr + q, seed);
+        for (int k = 0; k < 4; k++) words[4 * q + k] = r.v[k];
+      }
+      const int len = (int)std::min<int64_t>(4 * G, i1 - i);
+      for (int k = 0; k < len; k++) {
+        const float m = dropout_keep(words[k], p) ? scale : 0.0f;
+        mask[i + k] = m;
+        y[i + k] = x[i + k] * m;
+      }
+    }
+  });
+}
+
+void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx) {
+  for_chunks(count, [&](int64_t i0, int64_t i1) {
+    int64_t j = i0;
+    for (; j + VL <= i1; j += VL) vst(dx + j, vmul(vld(dy + j), vld(mask + j)));
+    for (; j < i1; j++) dx[j] = dy[j] * mask[j];
+  });
+}
+
+void scale(int64_t count, float alpha, const float* x, float* y) {
+  const vf va = vset(alpha);
+  for_chunks(count, [&](int64_t i0, int64_t i1) {
+    int64_t j = i0;
+    for (; j + VL <= i1; j += VL) vst(y + j, vmul(va, vld(x + j)));
+    for (; j < i1; j++) y[j] = alpha * x[j];
+  });
+}
+
+// One double per chunk of kChunk elements, then the chunks in order: the order of the sum
+// depends on the count and the ISA, never on the threads.
+void sum_squares(int64_t count, const float* x, double* result) {
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+  Workspace ws((size_t)chunks * 2);
+  double* part = reinterpret_cast<double*>(ws.data());
+  for_chunks(count, [&](int64_t i0, int64_t i1) { part[i0 / kChunk] = lane_sum<true>(x + i0, i1 - i0); });
+  double total = 0;
+  for (int64_t c = 0; c < chunks; c++) total += part[c];
+  *result = total;
+}
+
 void avgpool_forward(const PoolGeom& g, const float* x, float* y) {
   parallel_for(g.planes(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
@@ -610,7 +667,7 @@ void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax,
 
 void global_avgpool_forward(int n, int c, int hw, const float* x, float* y) {
   parallel_for((int64_t)n * c, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; p++) y[p] = (float)(plane_sum(x + p * hw, hw) / hw);
+    for (int64_t p = p0; p < p1; p++) y[p] = (float)(lane_sum<false>(x + p * hw, hw) / hw);
   });
 }
 
@@ -669,6 +726,33 @@ void softmax_xent_backward(int n, int classes, const float* probs, const int32_t
       for (; k < classes; k++) d[k] = scale * (p[k] - off);
       int lab = labels[i];
       d[lab] = scale * (p[lab] - (off + hit));
+    }
+  });
+}
+
+// The largest number of each row, then the first index that holds it (0 when the row has no
+// number): ties go to the lowest index and NaN never wins, as in the reference.
+void argmax_rows(int n, int classes, const float* x, int32_t* idx) {
+  parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float* r = x + i * classes;
+      float best = -std::numeric_limits<float>::infinity();
+      int k = 0;
+      if (classes >= VL) {  // vmax keeps its second operand where the first is NaN
+        vf m = vset(best);
+        for (; k + VL <= classes; k += VL) m = vmax(vld(r + k), m);
+        float lanes[VL];
+        vst(lanes, m);
+        for (int l = 0; l < VL; l++) best = lanes[l] > best ? lanes[l] : best;
+      }
+      for (; k < classes; k++) best = r[k] > best ? r[k] : best;
+      int32_t found = 0;
+      for (int j = 0; j < classes; j++)
+        if (r[j] == best) {
+          found = j;
+          break;
+        }
+      idx[i] = found;
     }
   });
 }
