@@ -5,6 +5,7 @@
 //                      (running = (1-momentum)*running + momentum*batch, var unbiased)
 //   forward_inference  y =
 //   backward           dx = ; dgamma += ; dbeta +=   (mask picks which)
+//   fold               w[c][per_channel] *= s, bias = (bias - mean)*s + beta (both overwritten)
 // Live version 1, three launches per call:
 //   1. partial statistics, grid (c, splits): each block reduces whole images of one channel
 //      (Welford mean/M2 per thread in fp32, merged with Chan's formula across the block);
@@ -13,6 +14,7 @@
 //      writes the per-channel results and the coefficients for pass 3.
 //   3. the elementwise pass, one block per (plane, chunk) so that the channel is decoded once
 //      per block; float4 when every plane starts on 16 bytes.
+// fold (an export-time op, not tuned): one block per channel, s in double as on the CPU.
 // Bytes: training forward reads x twice and writes y (12 B per element), inference 8 B,
 // backward reads x, dy (and y for a fused activation) twice and writes dx.
 #include <cmath>
@@ -210,6 +212,19 @@ __global__ void bn_backward_dx_kernel(int64_t planes, int c, int hw, const float
   }
 }
 
+// ------------------------------------------------------------------ kernels: fold
+__global__ void bn_fold_kernel(int c, int64_t per_channel, float* __restrict__ w, float* __restrict__ bias,
+                               const float* gamma, const float* beta, const float* mean, const float* var,
+                               float eps) {
+  for (int ch = blockIdx.x; ch < c; ch += gridDim.x) {
+    const double s = (gamma ? gamma[ch] : 1.0) / sqrt((double)var[ch] + eps);
+    const float sf = (float)s;
+    float* row = w + (int64_t)ch * per_channel;
+    for (int64_t j = threadIdx.x; j < per_channel; j += blockDim.x) row[j] *= sf;
+    if (threadIdx.x == 0) bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+  }
+}
+
 // ------------------------------------------------------------------ launchers
 static unsigned chunk_grid(int64_t planes, int hw) {
   return grid_for(planes * ((hw + kChunk - 1) / kChunk) * kThreads);
@@ -275,6 +290,14 @@ void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,
   bn_backward_dx_kernel<<<chunk_grid(planes, hw), kThreads, 0, stream()>>>(planes, c, hw, x, y, dy, save_mean,
                                                                           coef.get(), act, dx);
   launched("bn_backward_dx_kernel");
+}
+
+void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma, const float* beta,
+             const float* mean, const float* var, float eps) {
+  SEPCONV_DEVICE_PTRS("batchnorm_fold", w, bias, gamma, beta, mean, var);
+  bn_fold_kernel<<<grid_for((int64_t)c * kThreads), kThreads, 0, stream()>>>(c, per_channel, w, bias, gamma, beta,
+                                                                            mean, var, eps);
+  launched("bn_fold_kernel");
 }
 
 }  // namespace gpu

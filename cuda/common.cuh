@@ -25,6 +25,9 @@ bool tf32_enabled();
 // list of the pointers' names, used in the message.
 void check_device_ptrs(const char* op, const char* names, std::initializer_list<const void*> ptrs);
 #define SEPCONV_DEVICE_PTRS(op, ...) ::sepconv::gpu::check_device_ptrs(op, #__VA_ARGS__, {__VA_ARGS__})
+// The one output that is host memory on every device (sepconv_sum_squares' result): fails
+// with SEPCONV_EINVAL, naming `name`, when p is CUDA device memory.
+void check_host_ptr(const char* op, const char* name, const void* p);
 
 // Caching allocator (see sepconv_cuda_malloc); throws on failure.
 void* alloc(size_t bytes);

@@ -1,23 +1,30 @@
-// Elementwise ops, pooling and softmax cross-entropy on CUDA. Semantics are the CPU
-// references' (native/src/reference/ops_ref.cpp); layout NCHW, planes [n*c][h][w].
-// Contract: every output here is overwritten (y, dx, argmax, probs, loss, dlogits); nothing
-// accumulates. Backward passes gather (one thread per input cell reads the outputs whose
+// Elementwise ops (activations, add, dropout, scale, sum of squares), pooling, softmax
+// cross-entropy and the row argmax on CUDA. Semantics are the CPU references'
+// (native/src/reference/ops_ref.cpp); layout NCHW, planes [n*c][h][w].
+// Contract: every output here is overwritten (y, dx, mask, argmax, probs, loss, dlogits, idx,
+// the sum of squares' host result); nothing accumulates. In place: activations (y = x, dx = dy),
+// add (y = a or b), dropout (y = x, dx = dy) and scale (y = x), so those kernels take no
+// __restrict__. The dropout mask is the CPU's bit for bit (philox.h); the sum of squares adds
+// fixed chunks in a fixed order (deterministic, but in another order than the CPU's). Backward passes gather (one thread per input cell reads the outputs whose
 // window covers it), so no atomics are used and results are deterministic.
 // Live versions: 1 everywhere (one thread per output or input cell, grid-stride). These ops
 // are memory-bound and small next to the convolutions; see cuda/NOTES.md for their bytes.
 // Labels and argmax live in device memory and are not range-checked on the host: an
 // out-of-range label makes the loss NaN; an out-of-range argmax entry routes its gradient
 // nowhere.
+#include <climits>
 #include <cmath>
 
 #include "common.cuh"
+#include "philox.h"
 
 namespace sepconv {
 namespace gpu {
 
 // ------------------------------------------------------------------ elementwise
-__global__ void activation_kernel(int act, int64_t count, const float* __restrict__ x,
-                                  float* __restrict__ y) {
+// y may alias x (no __restrict__ on either): each element is read before it is written by the
+// same thread.
+__global__ void activation_kernel(int act, int64_t count, const float* x, float* y) {
   SEPCONV_GRID_STRIDE(i, count) y[i] = apply_act(act, x[i]);
 }
 
@@ -30,6 +37,57 @@ __global__ void activation_backward_kernel(int act, int64_t count, const float* 
 // y may alias a or b.
 __global__ void add_kernel(int64_t count, const float* a, const float* b, float* y) {
   SEPCONV_GRID_STRIDE(i, count) y[i] = a[i] + b[i];
+}
+
+// One thread per Philox counter: four elements (philox.h, the CPU's words). y may alias x.
+__global__ void dropout_forward_kernel(int64_t count, float p, float scale, uint64_t seed, const float* x,
+                                       float* mask, float* y) {
+  SEPCONV_GRID_STRIDE(q, (count + 3) / 4) {
+    const Philox4 r = philox4x32_10((uint64_t)q, seed);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+      const int64_t i = 4 * q + k;
+      if (i >= count) break;
+      const float m = dropout_keep(r.v[k], p) ? scale : 0.f;
+      mask[i] = m;
+      y[i] = x[i] * m;
+    }
+  }
+}
+
+// dx may alias dy.
+__global__ void dropout_backward_kernel(int64_t count, const float* mask, const float* dy, float* dx) {
+  SEPCONV_GRID_STRIDE(i, count) dx[i] = dy[i] * mask[i];
+}
+
+// y may alias x.
+__global__ void scale_kernel(int64_t count, float alpha, const float* x, float* y) {
+  SEPCONV_GRID_STRIDE(i, count) y[i] = alpha * x[i];
+}
+
+// Block b sums the squares of chunks b, b + gridDim.x, ... of kSumChunk elements, in double. The
+// chunk size is fixed, so the order of the whole sum depends on the count only (not the device).
+constexpr int kSumChunk = 8192;
+__global__ void sum_squares_partial_kernel(int64_t count, int64_t chunks, const float* __restrict__ x,
+                                           double* __restrict__ part) {
+  __shared__ double tmp[32];
+  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+    const int64_t end = min(count, (c + 1) * kSumChunk);
+    double s = 0;
+    for (int64_t i = c * kSumChunk + threadIdx.x; i < end; i += blockDim.x) s += (double)x[i] * x[i];
+    s = block_sum(s, tmp);
+    if (threadIdx.x == 0) part[c] = s;
+  }
+}
+
+// One block: out[0] = (sum of v[0, n), in a fixed order) / div.
+template <class T>
+__global__ void sum_kernel(int64_t n, const double* __restrict__ v, double div, T* __restrict__ out) {
+  __shared__ double tmp[32];
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += v[i];
+  s = block_sum(s, tmp);
+  if (threadIdx.x == 0) out[0] = (T)(s / div);
 }
 
 void activation_forward(int act, int64_t count, const float* x, float* y) {
@@ -54,6 +112,41 @@ void add(int64_t count, const float* a, const float* b, float* y) {
   SEPCONV_DEVICE_PTRS("add", a, b, y);
   add_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, a, b, y);
   launched("add_kernel");
+}
+
+void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask, float* y) {
+  SEPCONV_DEVICE_PTRS("dropout_forward", x, mask, y);
+  dropout_forward_kernel<<<grid_for((count + 3) / 4), kThreads, 0, stream()>>>(count, p, dropout_scale(p), seed,
+                                                                               x, mask, y);
+  launched("dropout_forward_kernel");
+}
+
+void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx) {
+  SEPCONV_DEVICE_PTRS("dropout_backward", mask, dy, dx);
+  dropout_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, mask, dy, dx);
+  launched("dropout_backward_kernel");
+}
+
+void scale(int64_t count, float alpha, const float* x, float* y) {
+  SEPCONV_DEVICE_PTRS("scale", x, y);
+  scale_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, alpha, x, y);
+  launched("scale_kernel");
+}
+
+// The partials and the total stay in device scratch; the total is copied to the host result and
+// the call waits for it.
+void sum_squares(int64_t count, const float* x, double* result) {
+  SEPCONV_DEVICE_PTRS("sum_squares", x);
+  check_host_ptr("sum_squares", "result", result);
+  const int64_t chunks = (count + kSumChunk - 1) / kSumChunk;
+  Scratch<double> part((size_t)chunks + 1);  // [chunks] partials, then the total
+  sum_squares_partial_kernel<<<grid_for(chunks * kThreads), kThreads, 0, stream()>>>(count, chunks, x, part.get());
+  launched("sum_squares_partial_kernel");
+  sum_kernel<double><<<1, 1024, 0, stream()>>>(chunks, part.get(), 1.0, part.get() + chunks);
+  launched("sum_kernel<double>");
+  check(cudaMemcpyAsync(result, part.get() + chunks, sizeof(double), cudaMemcpyDeviceToHost, stream()),
+        "sum_squares: cudaMemcpyAsync");
+  check(cudaStreamSynchronize(stream()), "sum_squares: cudaStreamSynchronize");
 }
 
 // ------------------------------------------------------------------ pooling
@@ -255,14 +348,6 @@ __global__ void softmax_rows_kernel(int classes, const float* __restrict__ logit
   if (threadIdx.x == 0) row_loss[row] = (label >= 0 && label < classes) ? -acc : (double)NAN;
 }
 
-__global__ void mean_kernel(int n, const double* __restrict__ rows, float* __restrict__ out) {
-  __shared__ double tmp[32];
-  double s = 0;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) s += rows[i];
-  s = block_sum(s, tmp);
-  if (threadIdx.x == 0) out[0] = (float)(s / n);
-}
-
 __global__ void softmax_xent_grad_kernel(int64_t total, int classes, const float* __restrict__ probs,
                                          const int32_t* __restrict__ labels, float off, float on,
                                          float scale, float* __restrict__ dlogits) {
@@ -273,6 +358,41 @@ __global__ void softmax_xent_grad_kernel(int64_t total, int classes, const float
   }
 }
 
+// ------------------------------------------------------------------ argmax
+// (a, ia) wins over (b, ib): a number over NaN, then the larger, then the lower index. (NaN,
+// INT_MAX) is "nothing yet": every element wins over it.
+__device__ __forceinline__ bool wins(float a, int ia, float b, int ib) {
+  if (isnan(a) != isnan(b)) return !isnan(a);
+  if (!isnan(a) && a != b) return a > b;
+  return ia < ib;
+}
+
+// One warp per row: lanes scan k = lane, lane + 32, ..., then a butterfly of shuffles.
+__global__ void argmax_rows_kernel(int n, int classes, const float* __restrict__ x, int32_t* __restrict__ idx) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+  for (int64_t row = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5; row < n; row += warps) {
+    const float* r = x + row * classes;
+    float best = NAN;
+    int bi = INT_MAX;
+    for (int k = lane; k < classes; k += 32)
+      if (wins(r[k], k, best, bi)) best = r[k], bi = k;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ob = __shfl_xor_sync(0xffffffffu, best, o);
+      const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (wins(ob, oi, best, bi)) best = ob, bi = oi;
+    }
+    if (lane == 0) idx[row] = bi;
+  }
+}
+
+void argmax_rows(int n, int classes, const float* x, int32_t* idx) {
+  SEPCONV_DEVICE_PTRS("argmax_rows", x, idx);
+  argmax_rows_kernel<<<grid_for((int64_t)n * 32), kThreads, 0, stream()>>>(n, classes, x, idx);
+  launched("argmax_rows_kernel");
+}
+
 void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,
                           float smoothing, float* probs, float* loss) {
   SEPCONV_DEVICE_PTRS("softmax_xent_forward", logits, labels, probs, loss);
@@ -280,8 +400,8 @@ void softmax_xent_forward(int n, int classes, const float* logits, const int32_t
   const int threads = classes <= 128 ? 64 : kThreads;
   softmax_rows_kernel<<<n, threads, 0, stream()>>>(classes, logits, labels, smoothing, probs, rows.get());
   launched("softmax_rows_kernel");
-  mean_kernel<<<1, 1024, 0, stream()>>>(n, rows.get(), loss);
-  launched("mean_kernel");
+  sum_kernel<float><<<1, 1024, 0, stream()>>>(n, rows.get(), (double)n, loss);  // the batch mean
+  launched("sum_kernel<float>");
 }
 
 void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,

@@ -1,8 +1,8 @@
 // Optimizer updates on CUDA: one fused elementwise pass per parameter tensor, in place.
 // Contract: p, and the state (momentum buffer; exp_avg, exp_avg_sq) are overwritten; g is read.
-// The float steps are the CPU loop's (native/src/api_optim.cpp), written with the _rn
-// intrinsics so that nvcc fuses none of them into an FMA: results match the CPU and Java
-// optimizers bit for bit. Live version: 1 (grid-stride, one element per thread per step);
+// The float steps are the CPU loop's (native/src/kernels/optim_kernels.cpp) on the same
+// scalars (sgd_scalars / adam_scalars, on the host), written with the _rn intrinsics so that
+// nvcc fuses none of them into an FMA: results match the CPU and Java optimizers bit for bit. Live version: 1 (grid-stride, one element per thread per step);
 // the pass is memory-bound (plain SGD moves 12 B per element, SGD+momentum 20 B, Adam 28 B).
 #include "common.cuh"
 
@@ -36,16 +36,16 @@ __global__ void adam_kernel(int64_t count, float* __restrict__ p, const float* _
   }
 }
 
-void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdScalars& s) {
-  const float* momentum_buffer = s.momentum != 0.f ? buf : nullptr;
+void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdParams& h) {
+  const float* momentum_buffer = h.momentum != 0 ? buf : nullptr;
   SEPCONV_DEVICE_PTRS("sgd_update", p, g, momentum_buffer);
-  sgd_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, p, g, buf, s);
+  sgd_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, p, g, buf, sgd_scalars(h));
   launched("sgd_kernel");
 }
 
-void adam_update(int64_t count, float* p, const float* g, float* m, float* v, const AdamScalars& s) {
+void adam_update(int64_t count, float* p, const float* g, float* m, float* v, const AdamParams& h) {
   SEPCONV_DEVICE_PTRS("adam_update", p, g, m, v);
-  adam_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, p, g, m, v, s);
+  adam_kernel<<<grid_for(count), kThreads, 0, stream()>>>(count, p, g, m, v, adam_scalars(h));
   launched("adam_kernel");
 }
 

@@ -78,8 +78,8 @@ bool tf32_enabled() { return g_tf32.load(std::memory_order_relaxed); }
 // Requests are rounded up to a size class: multiples of 512 B up to 1 MiB, then 8 classes per
 // power of two (at most 12.5% waste). Each class has a free list; a request takes a cached
 // block of exactly its class or, failing that, a fresh cudaMalloc. Blocks are never split, so
-// each one is a cudaMalloc base (256-byte aligned). When cudaMalloc fails, the cache is
-// emptied and the call tried once more.
+// each one is a cudaMalloc base (256-byte aligned). When cudaMalloc fails, the stream is
+// synchronised, the cache is emptied and the call tried once more.
 namespace {
 size_t size_class(size_t bytes) {
   if (bytes <= ((size_t)1 << 20)) return (bytes + 511) / 512 * 512;
@@ -102,7 +102,7 @@ class Allocator {
     } else {
       runtime();
       cudaError_t e = cudaMalloc(&p, cls);
-      if (e == cudaErrorMemoryAllocation) {
+      if (e == cudaErrorMemoryAllocation) {  // give the cached blocks back, then retry once
         cudaGetLastError();
         release_cached();
         e = cudaMalloc(&p, cls);
@@ -134,7 +134,6 @@ class Allocator {
   void empty_cache() {
     std::lock_guard<std::mutex> lk(mu_);
     if (reserved_ == allocated_) return;
-    check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize");
     release_cached();
   }
 
@@ -155,7 +154,11 @@ class Allocator {
   }
 
  private:
-  void release_cached() {  // mu_ held; cudaFree waits for the device itself
+  // mu_ held. A cached block may still be read or written by work queued on the stream (it
+  // went back to its free list at once, see sepconv_cuda_free): wait for the stream before the
+  // driver gets it back. (cudaFree does not promise to wait for the work of other calls.)
+  void release_cached() {
+    check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize");
     for (auto& kv : free_)
       for (void* p : kv.second) {
         cudaFree(p);
@@ -200,6 +203,14 @@ void check_device_ptrs(const char* op, const char* names, std::initializer_list<
     }
     if (end) name = end + 1 + (end[1] == ' ');
   }
+}
+
+void check_host_ptr(const char* op, const char* name, const void* p) {
+  cudaPointerAttributes a{};
+  cudaError_t e = cudaPointerGetAttributes(&a, p);
+  if (e != cudaSuccess) cudaGetLastError();  // not known to CUDA: plain host memory
+  if (allocator().owns(p) || (e == cudaSuccess && a.type == cudaMemoryTypeDevice))
+    fail(SEPCONV_EINVAL, "%s: %s must be host memory, got CUDA device memory", op, name);
 }
 
 // ---------------------------------------------------------------- shared kernels

@@ -1,5 +1,6 @@
-// Entry points of the convolution families: validate, then dispatch (see conv.h).
+// Entry points of the convolution families: validate, then dispatch (see conv.h and dispatch.h).
 #include "cuda_backend.h"
+#include "dispatch.h"
 
 namespace sepconv {
 
@@ -58,7 +59,43 @@ static ConvGeom make_geom(const sepconv_conv2d* d) {
   return g;
 }
 
-static bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in; }
+// ---- dispatch: the CPU and CUDA slots pick the family from the geometry
+namespace {
+using Forward = decltype(ref_conv2d_forward);
+using Backward = decltype(ref_conv2d_backward);
+
+bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in; }
+
+template <Forward* DEPTHWISE, Forward* GEMM>
+void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                         float* y) {
+  (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, y);
+}
+
+template <Backward* DEPTHWISE, Backward* GEMM>
+void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const float* w,
+                          const float* dy, float* dx, float* dw, float* dbias) {
+  (is_depthwise(g) ? DEPTHWISE : GEMM)(g, mask, x, w, dy, dx, dw, dbias);
+}
+
+const Table<Forward> forward_table = {
+    "conv2d_forward",
+    ref_conv2d_forward,
+    {forward_by_geometry<isa_generic::depthwise_forward, gemm_conv_forward>,
+     forward_by_geometry<isa_avx2::depthwise_forward, gemm_conv_forward>,
+     forward_by_geometry<isa_avx512::depthwise_forward, gemm_conv_forward>},
+    im2col_conv_forward,
+    SEPCONV_CUDA_SLOT(forward_by_geometry<gpu::depthwise_forward, gpu::gemm_conv_forward>)};
+
+const Table<Backward> backward_table = {
+    "conv2d_backward",
+    ref_conv2d_backward,
+    {backward_by_geometry<isa_generic::depthwise_backward, gemm_conv_backward>,
+     backward_by_geometry<isa_avx2::depthwise_backward, gemm_conv_backward>,
+     backward_by_geometry<isa_avx512::depthwise_backward, gemm_conv_backward>},
+    im2col_conv_backward,
+    SEPCONV_CUDA_SLOT(backward_by_geometry<gpu::depthwise_backward, gpu::gemm_conv_backward>)};
+}  // namespace
 
 }  // namespace sepconv
 
@@ -78,18 +115,12 @@ int sepconv_conv2d_output_shape(const sepconv_conv2d* d, int* out_h, int* out_w)
 int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, const float* w,
                            const float* bias, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "conv2d_forward");
+    Exec e = parse_exec(exec, forward_table);
     ConvGeom g = make_geom(d);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(w, "w must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (e.device == SEPCONV_DEVICE_CUDA)
-      return is_depthwise(g) ? SEPCONV_CUDA_CALL(depthwise_forward, g, x, w, bias, y)
-                             : SEPCONV_CUDA_CALL(gemm_conv_forward, g, x, w, bias, y);
-    if (e.algo == SEPCONV_ALGO_REFERENCE) ref_conv2d_forward(g, x, w, bias, y);
-    else if (e.algo == SEPCONV_ALGO_IM2COL) im2col_conv_forward(g, x, w, bias, y);
-    else if (is_depthwise(g)) SEPCONV_ISA_CALL(depthwise_forward, g, x, w, bias, y);
-    else gemm_conv_forward(g, x, w, bias, y);
+    dispatch(e, forward_table, g, x, w, bias, y);
   });
 }
 
@@ -97,37 +128,12 @@ int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const f
                             const float* w, const float* dy, float* dx, float* dw,
                             float* dbias) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "conv2d_backward");
+    Exec e = parse_exec(exec, backward_table);
     ConvGeom g = make_geom(d);
     check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
-    if (e.device == SEPCONV_DEVICE_CUDA)
-      return is_depthwise(g) ? SEPCONV_CUDA_CALL(depthwise_backward, g, mask, x, w, dy, dx, dw, dbias)
-                             : SEPCONV_CUDA_CALL(gemm_conv_backward, g, mask, x, w, dy, dx, dw, dbias);
-    if (e.algo == SEPCONV_ALGO_REFERENCE) return ref_conv2d_backward(g, mask, x, w, dy, dx, dw, dbias);
-    if (e.algo == SEPCONV_ALGO_IM2COL) return im2col_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
-    if (!is_depthwise(g)) return gemm_conv_backward(g, mask, x, w, dy, dx, dw, dbias);
-    if (mask & SEPCONV_GRAD_INPUT) SEPCONV_ISA_CALL(depthwise_backward_data, g, w, dy, dx);
-    if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_ISA_CALL(depthwise_backward_weight, g, x, dy, dw);
-    if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+    dispatch(e, backward_table, g, mask, x, w, dy, dx, dw, dbias);
   });
 }
 
 }  // extern "C"
-
-namespace sepconv {
-void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
-  parallel_for(c, [&](int64_t c0, int64_t c1) {
-    for (int64_t ch = c0; ch < c1; ch++) {
-      double s = 0;
-      for (int i = 0; i < n; i++) {
-        const float* p = dy + ((int64_t)i * c + ch) * plane;
-        float part = 0;  // float lanes within a plane, double across planes
-        for (int64_t j = 0; j < plane; j++) part += p[j];
-        s += part;
-      }
-      dbias[ch] += (float)s;
-    }
-  });
-}
-}  // namespace sepconv

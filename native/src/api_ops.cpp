@@ -1,6 +1,6 @@
-// Entry points of the non-convolution ops: validate, then dispatch (see ops.h).
-// SEPCONV_ALGO_REFERENCE runs the naive double reference; AUTO and IM2COL (a conv-only
-// choice) run the fast kernels.
+// Entry points of the non-convolution ops (see ops.h): one dispatch table per op (dispatch.h),
+// then per op: validate once, dispatch once. SEPCONV_ALGO_REFERENCE runs the naive double
+// reference; AUTO and IM2COL (a conv-only choice) run the fast kernels.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "cuda_backend.h"
+#include "dispatch.h"
 
 namespace sepconv {
 namespace {
@@ -23,6 +24,11 @@ void check_eps(float eps) {
                     (double)eps);
 }
 
+void check_count(int64_t count) {
+  SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
+  numel({count}, "count");
+}
+
 void check_nchw(int n, int c, int hw) {
   SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
   SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
@@ -30,7 +36,6 @@ void check_nchw(int n, int c, int hw) {
   numel({n, c, hw}, "n*c*hw");
 }
 
-bool reference(const Exec& e) { return e.algo == SEPCONV_ALGO_REFERENCE; }
 bool on_cuda(const Exec& e) { return e.device == SEPCONV_DEVICE_CUDA; }
 
 PoolGeom make_pool(const sepconv_pool2d* p) {
@@ -69,6 +74,26 @@ PoolGeom make_pool(const sepconv_pool2d* p) {
   return g;
 }
 
+// Every argmax index must be inside its input plane before dx is touched. Chunks record their
+// first bad position; the smallest one is reported, whatever the thread count.
+void check_argmax(const PoolGeom& g, const int32_t* argmax) {
+  const int64_t total = g.planes() * g.out_plane(), plane = g.in_plane();
+  const int64_t block = 1 << 16, blocks = (total + block - 1) / block;
+  std::atomic<int64_t> first_bad{total};
+  parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0 * block, end = std::min(total, b1 * block); i < end; i++)
+      if (argmax[i] < 0 || argmax[i] >= plane) {
+        int64_t cur = first_bad.load();
+        while (i < cur && !first_bad.compare_exchange_weak(cur, i)) {
+        }
+        break;
+      }
+  });
+  int64_t bad = first_bad.load();
+  SEPCONV_CHECK_ARG(bad == total, "argmax[%lld] must be in [0, %lld) (h*w), got %d",
+                    (long long)bad, (long long)plane, bad < total ? argmax[bad] : 0);
+}
+
 void check_linear(int n, int in, int out) {
   SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
   SEPCONV_CHECK_ARG(in >= 1, "in_features must be >= 1, got %d", in);
@@ -92,6 +117,30 @@ void check_xent(const Exec& e, int n, int classes, const int32_t* labels, float 
                         "labels[%d] must be in [0, %d) (classes), got %d", i, classes, labels[i]);
 }
 
+// ------------------------------------------------------------------ dispatch tables
+SEPCONV_TABLE(bn_forward_training, "batchnorm_forward_training");
+SEPCONV_TABLE(bn_forward_inference, "batchnorm_forward_inference");
+SEPCONV_TABLE(bn_backward, "batchnorm_backward");
+SEPCONV_TABLE(bn_fold, "batchnorm_fold");
+SEPCONV_TABLE(activation_forward, "activation_forward");
+SEPCONV_TABLE(activation_backward, "activation_backward");
+SEPCONV_TABLE(add, "add");
+SEPCONV_TABLE(dropout_forward, "dropout_forward");
+SEPCONV_TABLE(dropout_backward, "dropout_backward");
+SEPCONV_TABLE(scale, "scale");
+SEPCONV_TABLE(sum_squares, "sum_squares");
+SEPCONV_TABLE(avgpool_forward, "avgpool2d_forward");
+SEPCONV_TABLE(avgpool_backward, "avgpool2d_backward");
+SEPCONV_TABLE(maxpool_forward, "maxpool2d_forward");
+SEPCONV_TABLE(maxpool_backward, "maxpool2d_backward");
+SEPCONV_TABLE(global_avgpool_forward, "global_avgpool_forward");
+SEPCONV_TABLE(global_avgpool_backward, "global_avgpool_backward");
+SEPCONV_TABLE(linear_forward, "linear_forward");
+SEPCONV_TABLE(linear_backward, "linear_backward");
+SEPCONV_TABLE(softmax_xent_forward, "softmax_xent_forward");
+SEPCONV_TABLE(softmax_xent_backward, "softmax_xent_backward");
+SEPCONV_TABLE(argmax_rows, "argmax_rows");
+
 }  // namespace
 }  // namespace sepconv
 
@@ -105,7 +154,7 @@ int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const flo
                                        float momentum, float* running_mean, float* running_var,
                                        float* save_mean, float* save_invstd, int act, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "batchnorm_forward_training");
+    Exec e = parse_exec(exec, bn_forward_training_table);
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG((int64_t)n * hw > 1, "n*hw must be > 1 in training, got %lld",
                       (long long)n * hw);
@@ -117,15 +166,8 @@ int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const flo
     SEPCONV_CHECK_ARG(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got %g",
                       (double)momentum);
     check_act(act);
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(bn_forward_training, n, c, hw, x, gamma, beta, eps, momentum,
-                               running_mean, running_var, save_mean, save_invstd, act, y);
-    if (reference(e))
-      ref_bn_forward_training(n, c, hw, x, gamma, beta, eps, momentum, running_mean, running_var,
-                              save_mean, save_invstd, act, y);
-    else
-      SEPCONV_ISA_CALL(bn_forward_training, n, c, hw, x, gamma, beta, eps, momentum,
-                       running_mean, running_var, save_mean, save_invstd, act, y);
+    dispatch(e, bn_forward_training_table, n, c, hw, x, gamma, beta, eps, momentum, running_mean,
+             running_var, save_mean, save_invstd, act, y);
   });
 }
 
@@ -134,7 +176,7 @@ int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const fl
                                         const float* running_mean, const float* running_var,
                                         float eps, int act, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "batchnorm_forward_inference");
+    Exec e = parse_exec(exec, bn_forward_inference_table);
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
@@ -142,14 +184,8 @@ int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const fl
     SEPCONV_CHECK_ARG(running_var, "running_var must not be NULL");
     check_eps(eps);
     check_act(act);
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(bn_forward_inference, n, c, hw, x, gamma, beta, running_mean,
-                               running_var, eps, act, y);
-    if (reference(e))
-      ref_bn_forward_inference(n, c, hw, x, gamma, beta, running_mean, running_var, eps, act, y);
-    else
-      SEPCONV_ISA_CALL(bn_forward_inference, n, c, hw, x, gamma, beta, running_mean,
-                       running_var, eps, act, y);
+    dispatch(e, bn_forward_inference_table, n, c, hw, x, gamma, beta, running_mean, running_var,
+             eps, act, y);
   });
 }
 
@@ -158,7 +194,7 @@ int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const f
                                const float* save_mean, const float* save_invstd, int act,
                                float* dx, float* dgamma, float* dbeta) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "batchnorm_backward");
+    Exec e = parse_exec(exec, bn_backward_table);
     check_nchw(n, c, hw);
     check_mask(mask);
     check_act(act);
@@ -173,21 +209,16 @@ int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const f
     if (mask & SEPCONV_GRAD_INPUT) SEPCONV_CHECK_ARG(dx, "dx must not be NULL when GRAD_INPUT is asked");
     if (mask & SEPCONV_GRAD_WEIGHT) SEPCONV_CHECK_ARG(dgamma, "dgamma must not be NULL when GRAD_WEIGHT is asked");
     if (mask & SEPCONV_GRAD_BIAS) SEPCONV_CHECK_ARG(dbeta, "dbeta must not be NULL when GRAD_BIAS is asked");
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(bn_backward, n, c, hw, mask, x, y, dy, gamma, save_mean,
-                               save_invstd, act, dx, dgamma, dbeta);
-    if (reference(e))
-      ref_bn_backward(n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act, dx, dgamma,
-                      dbeta);
-    else
-      SEPCONV_ISA_CALL(bn_backward, n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act,
-                       dx, dgamma, dbeta);
+    dispatch(e, bn_backward_table, n, c, hw, mask, x, y, dy, gamma, save_mean, save_invstd, act,
+             dx, dgamma, dbeta);
   });
 }
 
-int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
-                           const float* beta, const float* mean, const float* var, float eps) {
+int sepconv_batchnorm_fold_exec(int exec, int c, int64_t per_channel, float* w, float* bias,
+                                const float* gamma, const float* beta, const float* mean,
+                                const float* var, float eps) {
   return guarded([&] {
+    Exec e = parse_exec(exec, bn_fold_table);
     SEPCONV_CHECK_ARG(c >= 1, "c must be >= 1, got %d", c);
     SEPCONV_CHECK_ARG(per_channel >= 1, "per_channel must be >= 1, got %lld",
                       (long long)per_channel);
@@ -197,64 +228,95 @@ int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, co
     SEPCONV_CHECK_ARG(mean, "mean must not be NULL");
     SEPCONV_CHECK_ARG(var, "var must not be NULL");
     check_eps(eps);
-    parallel_for(c, [&](int64_t c0, int64_t c1) {
-      for (int64_t ch = c0; ch < c1; ch++) {
-        double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
-        float sf = (float)s;
-        float* row = w + ch * per_channel;
-        for (int64_t j = 0; j < per_channel; j++) row[j] *= sf;
-        bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
-      }
-    });
+    dispatch(e, bn_fold_table, c, per_channel, w, bias, gamma, beta, mean, var, eps);
   });
+}
+
+int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                           const float* beta, const float* mean, const float* var, float eps) {
+  return sepconv_batchnorm_fold_exec(SEPCONV_EXEC(SEPCONV_DEVICE_CPU, SEPCONV_ALGO_AUTO), c,
+                                     per_channel, w, bias, gamma, beta, mean, var, eps);
 }
 
 // ------------------------------------------------------------------ elementwise
 int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "activation_forward");
+    Exec e = parse_exec(exec, activation_forward_table);
     check_act(act);
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    check_count(count);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(activation_forward, act, count, x, y);
-    if (reference(e)) ref_activation_forward(act, count, x, y);
-    else SEPCONV_ISA_CALL(activation_forward, act, count, x, y);
+    dispatch(e, activation_forward_table, act, count, x, y);
   });
 }
 
 int sepconv_activation_backward(int exec, int act, int64_t count, const float* y,
                                 const float* dy, float* dx) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "activation_backward");
+    Exec e = parse_exec(exec, activation_backward_table);
     check_act(act);
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    check_count(count);
     if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(activation_backward, act, count, y, dy, dx);
-    if (act == SEPCONV_ACT_NONE) {  // dx = dy
-      if (dx != dy) SEPCONV_ISA_CALL(activation_forward, SEPCONV_ACT_NONE, count, dy, dx);
-      return;
-    }
-    if (reference(e)) ref_activation_backward(act, count, y, dy, dx);
-    else SEPCONV_ISA_CALL(activation_backward, act, count, y, dy, dx);
+    dispatch(e, activation_backward_table, act, count, y, dy, dx);
   });
 }
 
 int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "add");
-    SEPCONV_CHECK_ARG(count >= 1, "count must be >= 1, got %lld", (long long)count);
-    numel({count}, "count");
+    Exec e = parse_exec(exec, add_table);
+    check_count(count);
     SEPCONV_CHECK_ARG(a, "a must not be NULL");
     SEPCONV_CHECK_ARG(b, "b must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(add, count, a, b, y);
-    if (reference(e)) ref_add(count, a, b, y);
-    else SEPCONV_ISA_CALL(add, count, a, b, y);
+    dispatch(e, add_table, count, a, b, y);
+  });
+}
+
+int sepconv_dropout_forward(int exec, int64_t count, float p, uint64_t seed, const float* x,
+                            float* mask, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, dropout_forward_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(p >= 0 && p < 1, "p must be in [0, 1), got %g", (double)p);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(mask, "mask must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    SEPCONV_CHECK_ARG(mask != x && mask != y, "mask must not alias x or y");
+    dispatch(e, dropout_forward_table, count, p, seed, x, mask, y);
+  });
+}
+
+int sepconv_dropout_backward(int exec, int64_t count, const float* mask, const float* dy,
+                             float* dx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, dropout_backward_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(mask, "mask must not be NULL");
+    SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
+    SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
+    dispatch(e, dropout_backward_table, count, mask, dy, dx);
+  });
+}
+
+int sepconv_sum_squares(int exec, int64_t count, const float* x, double* result) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, sum_squares_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(result, "result must not be NULL");
+    dispatch(e, sum_squares_table, count, x, result);
+  });
+}
+
+int sepconv_scale(int exec, int64_t count, float alpha, const float* x, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, scale_table);
+    check_count(count);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    dispatch(e, scale_table, count, alpha, x, y);
   });
 }
 
@@ -270,93 +332,65 @@ int sepconv_pool2d_output_shape(const sepconv_pool2d* p, int* out_h, int* out_w)
 
 int sepconv_avgpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "avgpool2d_forward");
+    Exec e = parse_exec(exec, avgpool_forward_table);
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(avgpool_forward, g, x, y);
-    if (reference(e)) ref_avgpool_forward(g, x, y);
-    else SEPCONV_ISA_CALL(avgpool_forward, g, x, y);
+    dispatch(e, avgpool_forward_table, g, x, y);
   });
 }
 
 int sepconv_avgpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy, float* dx) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "avgpool2d_backward");
+    Exec e = parse_exec(exec, avgpool_backward_table);
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(avgpool_backward, g, dy, dx);
-    if (reference(e)) ref_avgpool_backward(g, dy, dx);
-    else SEPCONV_ISA_CALL(avgpool_backward, g, dy, dx);
+    dispatch(e, avgpool_backward_table, g, dy, dx);
   });
 }
 
 int sepconv_maxpool2d_forward(int exec, const sepconv_pool2d* p, const float* x, float* y,
                               int32_t* argmax) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "maxpool2d_forward");
+    Exec e = parse_exec(exec, maxpool_forward_table);
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(maxpool_forward, g, x, y, argmax);
-    if (reference(e)) ref_maxpool_forward(g, x, y, argmax);
-    else SEPCONV_ISA_CALL(maxpool_forward, g, x, y, argmax);
+    dispatch(e, maxpool_forward_table, g, x, y, argmax);
   });
 }
 
 int sepconv_maxpool2d_backward(int exec, const sepconv_pool2d* p, const float* dy,
                                const int32_t* argmax, float* dx) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "maxpool2d_backward");
+    Exec e = parse_exec(exec, maxpool_backward_table);
     PoolGeom g = make_pool(p);
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(argmax, "argmax must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(maxpool_backward, g, dy, argmax, dx);
-    // Every index must be inside its input plane before dx is touched. Chunks record their
-    // first bad position; the smallest one is reported, whatever the thread count.
-    const int64_t total = g.planes() * g.out_plane(), plane = g.in_plane();
-    const int64_t block = 1 << 16, blocks = (total + block - 1) / block;
-    std::atomic<int64_t> first_bad{total};
-    parallel_for(blocks, [&](int64_t b0, int64_t b1) {
-      for (int64_t i = b0 * block, end = std::min(total, b1 * block); i < end; i++)
-        if (argmax[i] < 0 || argmax[i] >= plane) {
-          int64_t cur = first_bad.load();
-          while (i < cur && !first_bad.compare_exchange_weak(cur, i)) {
-          }
-          break;
-        }
-    });
-    int64_t bad = first_bad.load();
-    SEPCONV_CHECK_ARG(bad == total, "argmax[%lld] must be in [0, %lld) (h*w), got %d",
-                      (long long)bad, (long long)plane, bad < total ? argmax[bad] : 0);
-    if (reference(e)) ref_maxpool_backward(g, dy, argmax, dx);
-    else SEPCONV_ISA_CALL(maxpool_backward, g, dy, argmax, dx);
+    if (!on_cuda(e)) check_argmax(g, argmax);  // host memory only on the CPU: see sepconv.h
+    dispatch(e, maxpool_backward_table, g, dy, argmax, dx);
   });
 }
 
 int sepconv_global_avgpool_forward(int exec, int n, int c, int hw, const float* x, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "global_avgpool_forward");
+    Exec e = parse_exec(exec, global_avgpool_forward_table);
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(global_avgpool_forward, n, c, hw, x, y);
-    if (reference(e)) ref_global_avgpool_forward(n, c, hw, x, y);
-    else SEPCONV_ISA_CALL(global_avgpool_forward, n, c, hw, x, y);
+    dispatch(e, global_avgpool_forward_table, n, c, hw, x, y);
   });
 }
 
 int sepconv_global_avgpool_backward(int exec, int n, int c, int hw, const float* dy, float* dx) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "global_avgpool_backward");
+    Exec e = parse_exec(exec, global_avgpool_backward_table);
     check_nchw(n, c, hw);
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     SEPCONV_CHECK_ARG(dx, "dx must not be NULL");
-    if (on_cuda(e)) return SEPCONV_CUDA_CALL(global_avgpool_backward, n, c, hw, dy, dx);
-    if (reference(e)) ref_global_avgpool_backward(n, c, hw, dy, dx);
-    else SEPCONV_ISA_CALL(global_avgpool_backward, n, c, hw, dy, dx);
+    dispatch(e, global_avgpool_backward_table, n, c, hw, dy, dx);
   });
 }
 
@@ -364,21 +398,12 @@ int sepconv_global_avgpool_backward(int exec, int n, int c, int hw, const float*
 int sepconv_linear_forward(int exec, int n, int in_features, int out_features, const float* x,
                            const float* w, const float* bias, float* y) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "linear_forward");
+    Exec e = parse_exec(exec, linear_forward_table);
     check_linear(n, in_features, out_features);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(w, "w must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(linear_forward, n, in_features, out_features, x, w, bias, y);
-    if (reference(e)) return ref_linear_forward(n, in_features, out_features, x, w, bias, y);
-    if (bias)
-      parallel_for(n, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; i++)
-          std::copy(bias, bias + out_features, y + i * out_features);
-      });
-    gemm(false, true, n, out_features, in_features, 1.0f, x, in_features, w, in_features,
-         bias ? 1.0f : 0.0f, y, out_features);
+    dispatch(e, linear_forward_table, n, in_features, out_features, x, w, bias, y);
   });
 }
 
@@ -386,22 +411,11 @@ int sepconv_linear_backward(int exec, int n, int in_features, int out_features, 
                             const float* x, const float* w, const float* dy, float* dx,
                             float* dw, float* dbias) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "linear_backward");
+    Exec e = parse_exec(exec, linear_backward_table);
     check_linear(n, in_features, out_features);
     check_backward_args(mask, x, w, dy, dx, dw, dbias);
     if (mask == 0) return;
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(linear_backward, n, in_features, out_features, mask, x, w, dy, dx,
-                               dw, dbias);
-    if (reference(e))
-      return ref_linear_backward(n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
-    if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
-      gemm(false, false, n, in_features, out_features, 1.0f, dy, out_features, w, in_features,
-           0.0f, dx, in_features);
-    if (mask & SEPCONV_GRAD_WEIGHT)  // dw[out][in] += dy^T . x
-      gemm(true, false, out_features, in_features, n, 1.0f, dy, out_features, x, in_features,
-           1.0f, dw, in_features);
-    if (mask & SEPCONV_GRAD_BIAS) SEPCONV_ISA_CALL(column_sums, n, out_features, dy, dbias);
+    dispatch(e, linear_backward_table, n, in_features, out_features, mask, x, w, dy, dx, dw, dbias);
   });
 }
 
@@ -410,22 +424,13 @@ int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logi
                                  const int32_t* labels, float label_smoothing, float* probs,
                                  float* loss) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "softmax_xent_forward");
+    Exec e = parse_exec(exec, softmax_xent_forward_table);
     SEPCONV_CHECK_ARG(logits, "logits must not be NULL");
     SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
     SEPCONV_CHECK_ARG(loss, "loss must not be NULL");
     check_xent(e, n, classes, labels, label_smoothing);
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(softmax_xent_forward, n, classes, logits, labels, label_smoothing,
-                               probs, loss);
-    if (reference(e))
-      return ref_softmax_xent_forward(n, classes, logits, labels, label_smoothing, probs, loss);
-    Workspace ws((size_t)n * 2);  // one double per row
-    double* rows = reinterpret_cast<double*>(ws.data());
-    SEPCONV_ISA_CALL(softmax_rows, n, classes, logits, labels, label_smoothing, probs, rows);
-    double total = 0;
-    for (int i = 0; i < n; i++) total += rows[i];
-    loss[0] = (float)(total / n);
+    dispatch(e, softmax_xent_forward_table, n, classes, logits, labels, label_smoothing, probs,
+             loss);
   });
 }
 
@@ -433,18 +438,25 @@ int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* pro
                                   const int32_t* labels, float label_smoothing, float dloss,
                                   float* dlogits) {
   return guarded([&] {
-    Exec e = parse_exec(exec, "softmax_xent_backward");
+    Exec e = parse_exec(exec, softmax_xent_backward_table);
     SEPCONV_CHECK_ARG(probs, "probs must not be NULL");
     SEPCONV_CHECK_ARG(dlogits, "dlogits must not be NULL");
     check_xent(e, n, classes, labels, label_smoothing);
-    if (on_cuda(e))
-      return SEPCONV_CUDA_CALL(softmax_xent_backward, n, classes, probs, labels, label_smoothing,
-                               dloss, dlogits);
-    if (reference(e))
-      return ref_softmax_xent_backward(n, classes, probs, labels, label_smoothing, dloss,
-                                       dlogits);
-    SEPCONV_ISA_CALL(softmax_xent_grad, n, classes, probs, labels, label_smoothing,
-                     (float)((double)dloss / n), dlogits);
+    dispatch(e, softmax_xent_backward_table, n, classes, probs, labels, label_smoothing, dloss,
+             dlogits);
+  });
+}
+
+// ------------------------------------------------------------------ argmax
+int sepconv_argmax_rows(int exec, int n, int classes, const float* x, int32_t* idx) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, argmax_rows_table);
+    SEPCONV_CHECK_ARG(n >= 1, "n must be >= 1, got %d", n);
+    SEPCONV_CHECK_ARG(classes >= 1, "classes must be >= 1, got %d", classes);
+    numel({n, classes}, "n*classes");
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(idx, "idx must not be NULL");
+    dispatch(e, argmax_rows_table, n, classes, x, idx);
   });
 }
 

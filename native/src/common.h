@@ -42,6 +42,7 @@ int num_threads();
 // ---- ISA dispatch: kernel files in kernels/ are compiled once per ISA into the
 // namespaces isa_generic, isa_avx2 and isa_avx512.
 int active_isa();
+// Entry points pick their kernels through dispatch tables (dispatch.h). Inside a family,
 // SEPCONV_ISA_CALL_AT runs the copy for a given ISA (read once by callers that must use the
 // same ISA for several calls, e.g. packing and multiplying).
 #define SEPCONV_ISA_CALL_AT(isa, fn, ...)                                \
@@ -86,14 +87,16 @@ int guarded(const std::function<void()>& f);
 }  // namespace sepconv
 
 namespace sepconv {
-// The decoded `exec` argument. parse_exec validates it and fails with SEPCONV_EUNSUPPORTED,
-// naming `op`, for CUDA in a build without CUDA and for CUDA with an algo other than AUTO
-// (the reference and im2col kernels are CPU-only).
+// The decoded `exec` argument (see dispatch.h, which picks the kernel from it).
 struct Exec {
   int device;
   int algo;
 };
-Exec parse_exec(int exec, const char* op);
+// Fails with SEPCONV_EINVAL unless exec is SEPCONV_EXEC(device in 0..1, algo in 0..2).
+Exec decode_exec(int exec);
+// Fails with SEPCONV_EUNSUPPORTED, naming `op` and why it has no kernel for e: CUDA in a build
+// without CUDA, REFERENCE or IM2COL on CUDA (CPU-only kernels), or a slot a table leaves empty.
+[[noreturn]] void unsupported(const Exec& e, const char* op);
 
 // The product of `dims` as an element count; fails naming `what` when it (or its size in
 // bytes) does not fit int64.

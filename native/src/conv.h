@@ -1,5 +1,6 @@
 // Convolution families behind sepconv_conv2d_forward/backward. The entry point validates the
-// descriptor into a ConvGeom and picks one family:
+// descriptor into a ConvGeom once and dispatches (dispatch.h); the CPU and CUDA slots pick the
+// family from the geometry (api_conv.cpp):
 //   depthwise (kernels/depthwise.cpp, per ISA)  when groups == c_in and c_in/groups == 1
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
@@ -16,6 +17,8 @@
   void depthwise_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
   void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
                                  float* dw);                                                 \
+  void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,       \
+                          const float* dy, float* dx, float* dw, float* dbias);              \
   }                                                                                          \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
@@ -33,6 +36,8 @@ void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const
                         float* y);
 void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias);
-// dbias[c] += sum over n and the plane of dy[n][c][plane]; parallel over channels.
+// dbias[c] += sum over n and the plane of dy[n][c][plane]: the fast kernel every CPU family
+// shares (conv_gemm.cpp) and its reference (reference/conv_ref.cpp).
 void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias);
+void ref_bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias);
 }  // namespace sepconv

@@ -1,5 +1,6 @@
 // GEMM-based convolutions: the fast path for dense, grouped and pointwise convolutions, and the
-// Caffe-style im2col + sgemm baseline (ALGO_IM2COL). See conv.h for the family contract.
+// Caffe-style im2col + sgemm baseline (ALGO_IM2COL); also the bias gradient every CPU
+// convolution family shares (dbias +=). See conv.h for the family contract.
 //
 // Per group the convolution is the GEMM  Y_g[cout_g][cols] = W_g[cout_g][K] . X_g[K][cols]
 // with K = cin_g*kh*kw and one column per output position. The fast path lays several
@@ -543,6 +544,24 @@ void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float
   }
   if (mask & SEPCONV_GRAD_WEIGHT) gemm_backward_weight(g, x, dy, dw);
   if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+}
+
+// ---------------------------------------------------------------- bias gradient
+// Shared by every CPU family (depthwise, GEMM, im2col): per channel, float lanes within a
+// plane and double across planes, images in order; parallel over channels.
+void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
+  parallel_for(c, [&](int64_t c0, int64_t c1) {
+    for (int64_t ch = c0; ch < c1; ch++) {
+      double s = 0;
+      for (int i = 0; i < n; i++) {
+        const float* p = dy + ((int64_t)i * c + ch) * plane;
+        float part = 0;
+        for (int64_t j = 0; j < plane; j++) part += p[j];
+        s += part;
+      }
+      dbias[ch] += (float)s;
+    }
+  });
 }
 
 // ---------------------------------------------------------------- baseline

@@ -1,5 +1,6 @@
 // Compiled when the library is built without nvcc: every CUDA function answers
-// SEPCONV_EUNSUPPORTED with the reason (ops reject SEPCONV_DEVICE_CUDA in parse_exec).
+// SEPCONV_EUNSUPPORTED with the reason (ops answer SEPCONV_DEVICE_CUDA from the empty cuda
+// slots of their dispatch tables, see dispatch.h).
 #include "common.h"
 
 using sepconv::fail;

@@ -1,22 +1,22 @@
 // The CUDA backend as the C++ entry points see it: one launcher per op and direction, in
-// namespace sepconv::gpu, implemented in cuda/*.cu. Entry points validate their arguments
-// once (the same checks for every device) and then call SEPCONV_CUDA_CALL(launcher, ...).
-// Launchers take device pointers, queue work on the library's stream and return at once;
-// they fail with SEPCONV_EUNSUPPORTED where no usable device exists and SEPCONV_EDEVICE on a
-// CUDA error. Contract as on the CPU: outputs and input gradients are overwritten; parameter
-// gradients (dw, dbias, dgamma, dbeta) accumulate.
+// namespace sepconv::gpu, implemented in cuda/*.cu. They fill the cuda slots of the dispatch
+// tables (dispatch.h): entry points validate their arguments once, the same checks for every
+// device, then dispatch. Launchers take device pointers, queue work on the library's stream and
+// return at once; they fail with SEPCONV_EUNSUPPORTED where no usable device exists and
+// SEPCONV_EDEVICE on a CUDA error. Contract as on the CPU: outputs and input gradients are
+// overwritten; parameter gradients (dw, dbias, dgamma, dbeta) accumulate.
 //
-// In a build without CUDA, parse_exec already rejects SEPCONV_DEVICE_CUDA, so the macro
-// expands to an unreachable failure and nothing here needs a definition.
+// In a build without CUDA, SEPCONV_CUDA_SLOT(...) is NULL (the tables' cuda slots are empty and
+// dispatch answers SEPCONV_EUNSUPPORTED), so nothing here needs a definition.
 #pragma once
 #include "conv.h"
 #include "ops.h"
+#include "optim.h"
 
 #ifdef SEPCONV_HAS_CUDA
-#define SEPCONV_CUDA_CALL(fn, ...) ::sepconv::gpu::fn(__VA_ARGS__)
+#define SEPCONV_CUDA_SLOT(...) __VA_ARGS__
 #else
-#define SEPCONV_CUDA_CALL(fn, ...) \
-  ::sepconv::fail(SEPCONV_EINTERNAL, "%s: reached without a CUDA backend", #fn)
+#define SEPCONV_CUDA_SLOT(...) nullptr
 #endif
 
 namespace sepconv {
@@ -47,11 +47,17 @@ void bn_forward_inference(int n, int c, int hw, const float* x, const float* gam
 void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y, const float* dy,
                  const float* gamma, const float* save_mean, const float* save_invstd, int act,
                  float* dx, float* dgamma, float* dbeta);
+void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+             const float* beta, const float* mean, const float* var, float eps);
 
 // cuda/ops.cu
 void activation_forward(int act, int64_t count, const float* x, float* y);
 void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx);
 void add(int64_t count, const float* a, const float* b, float* y);
+void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask, float* y);
+void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx);
+void scale(int64_t count, float alpha, const float* x, float* y);
+void sum_squares(int64_t count, const float* x, double* result);  // result: host; synchronises
 void avgpool_forward(const PoolGeom& g, const float* x, float* y);
 void avgpool_backward(const PoolGeom& g, const float* dy, float* dx);
 void maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax);
@@ -62,18 +68,12 @@ void softmax_xent_forward(int n, int classes, const float* logits, const int32_t
                           float smoothing, float* probs, float* loss);
 void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
                            float smoothing, float dloss, float* dlogits);
+void argmax_rows(int n, int classes, const float* x, int32_t* idx);
 
-// cuda/optim.cu: the scalars are prepared on the host exactly as for the CPU loop.
-struct SgdScalars {
-  float lr, momentum, keep, weight_decay;  // keep = 1 - dampening
-  bool nesterov, first;
-};
-struct AdamScalars {
-  float decay, l2, a1, b2, a2, step_size, bc2_sqrt, eps;
-};
-void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdScalars& s);
+// cuda/optim.cu: the float scalars come from sgd_scalars / adam_scalars, as on the CPU.
+void sgd_update(int64_t count, float* p, const float* g, float* buf, const SgdParams& h);
 void adam_update(int64_t count, float* p, const float* g, float* m, float* v,
-                 const AdamScalars& s);
+                 const AdamParams& h);
 
 }  // namespace gpu
 }  // namespace sepconv

@@ -1,11 +1,13 @@
 // Non-convolution ops behind sepconv.h: batch normalisation (optionally fused with ReLU /
-// ReLU6), activations, the residual add, pooling, linear and softmax cross-entropy.
+// ReLU6) and its fold into a conv, the elementwise ops (activations, the residual add, dropout,
+// scale, the sum of squares), pooling, linear, softmax cross-entropy and the row argmax.
 //   entry points + validation   api_ops.cpp
 //   fast kernels (per ISA)      kernels/ops_kernels.cpp
 //   references (double)         reference/ops_ref.cpp  (SEPCONV_ALGO_REFERENCE)
 // Arguments reaching these functions are already validated: shapes >= 1, element counts fit
 // int64, required pointers non-NULL, argmax indices and labels in range.
 // Contract: outputs and input gradients are overwritten; dgamma/dbeta/dw/dbias accumulate.
+// sum_squares' result is host memory on every device (one double, written when the sum is done).
 #pragma once
 #include "common.h"
 
@@ -31,9 +33,16 @@ void ref_bn_forward_inference(int n, int c, int hw, const float* x, const float*
 void ref_bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,
                      const float* dy, const float* gamma, const float* save_mean,
                      const float* save_invstd, int act, float* dx, float* dgamma, float* dbeta);
+void ref_bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                 const float* beta, const float* mean, const float* var, float eps);
 void ref_activation_forward(int act, int64_t count, const float* x, float* y);
 void ref_activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx);
 void ref_add(int64_t count, const float* a, const float* b, float* y);
+void ref_dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask,
+                         float* y);
+void ref_dropout_backward(int64_t count, const float* mask, const float* dy, float* dx);
+void ref_scale(int64_t count, float alpha, const float* x, float* y);
+void ref_sum_squares(int64_t count, const float* x, double* result);
 void ref_avgpool_forward(const PoolGeom& g, const float* x, float* y);
 void ref_avgpool_backward(const PoolGeom& g, const float* dy, float* dx);
 void ref_maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax);
@@ -48,6 +57,7 @@ void ref_softmax_xent_forward(int n, int classes, const float* logits, const int
                               float smoothing, float* probs, float* loss);
 void ref_softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
                                float smoothing, float dloss, float* dlogits);
+void ref_argmax_rows(int n, int classes, const float* x, int32_t* idx);
 
 }  // namespace sepconv
 
@@ -66,20 +76,31 @@ void ref_softmax_xent_backward(int n, int classes, const float* probs, const int
   void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,             \
                    const float* dy, const float* gamma, const float* save_mean,                \
                    const float* save_invstd, int act, float* dx, float* dgamma, float* dbeta); \
+  void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,           \
+               const float* beta, const float* mean, const float* var, float eps);             \
   void activation_forward(int act, int64_t count, const float* x, float* y);                   \
   void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx); \
   void add(int64_t count, const float* a, const float* b, float* y);                           \
+  void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask,     \
+                       float* y);                                                              \
+  void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx);        \
+  void scale(int64_t count, float alpha, const float* x, float* y);                            \
+  void sum_squares(int64_t count, const float* x, double* result);                             \
   void avgpool_forward(const PoolGeom& g, const float* x, float* y);                           \
   void avgpool_backward(const PoolGeom& g, const float* dy, float* dx);                        \
   void maxpool_forward(const PoolGeom& g, const float* x, float* y, int32_t* argmax);          \
   void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax, float* dx); \
   void global_avgpool_forward(int n, int c, int hw, const float* x, float* y);                 \
   void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx);              \
-  void column_sums(int rows, int cols, const float* a, float* sums);                           \
-  void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,            \
-                    float smoothing, float* probs, double* row_loss);                          \
-  void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* labels,        \
-                         float smoothing, float scale, float* dlogits);                        \
+  void linear_forward(int n, int in, int out, const float* x, const float* w,                  \
+                      const float* bias, float* y);                                            \
+  void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,       \
+                       const float* dy, float* dx, float* dw, float* dbias);                   \
+  void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,    \
+                            float smoothing, float* probs, float* loss);                       \
+  void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,    \
+                             float smoothing, float dloss, float* dlogits);                    \
+  void argmax_rows(int n, int classes, const float* x, int32_t* idx);                          \
   }                                                                                            \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_OPS_KERNELS)

@@ -199,10 +199,14 @@ Workspace::~Workspace() {
 int64_t workspace_bytes() { return g_workspace_bytes.load(); }
 
 // ---------------------------------------------------------------- exec
-Exec parse_exec(int exec, const char* op) {
+Exec decode_exec(int exec) {
   Exec e{exec & 15, exec >> 4};
   SEPCONV_CHECK_ARG(exec >= 0 && e.device <= SEPCONV_DEVICE_CUDA && e.algo <= SEPCONV_ALGO_IM2COL,
                     "exec must be SEPCONV_EXEC(device in 0..1, algo in 0..2), got %d", exec);
+  return e;
+}
+
+void unsupported(const Exec& e, const char* op) {
   if (e.device == SEPCONV_DEVICE_CUDA) {
 #ifndef SEPCONV_HAS_CUDA
     fail(SEPCONV_EUNSUPPORTED,
@@ -213,8 +217,10 @@ Exec parse_exec(int exec, const char* op) {
     if (e.algo != SEPCONV_ALGO_AUTO)
       fail(SEPCONV_EUNSUPPORTED,
            "%s: the reference and im2col kernels run on the CPU only; use AUTO on CUDA", op);
+    fail(SEPCONV_EUNSUPPORTED, "%s: this build has no CUDA kernel for it; use the CPU device", op);
   }
-  return e;
+  fail(SEPCONV_EUNSUPPORTED, "%s: this build has no %s kernel for it", op,
+       e.algo == SEPCONV_ALGO_REFERENCE ? "reference" : "CPU");
 }
 
 int64_t numel(std::initializer_list<int64_t> dims, const char* what) {

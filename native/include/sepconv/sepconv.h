@@ -113,17 +113,40 @@ SEPCONV_API int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int m
                                const float* save_mean, const float* save_invstd, int act,
                                float* dx, float* dgamma, float* dbeta);
 /* Fold inference BN into the preceding conv: w[c][per_channel] *= s, bias = (bias-mean)*s+beta
- * with s = gamma/sqrt(var+eps). bias is read (the conv's bias, or zeros) and overwritten. */
+ * with s = gamma/sqrt(var+eps) (computed in double). bias is read (the conv's bias, or zeros) and
+ * overwritten; gamma/beta may be NULL (affine=false). Every pointer is on the exec's device. */
+SEPCONV_API int sepconv_batchnorm_fold_exec(int exec, int c, int64_t per_channel, float* w, float* bias,
+                                            const float* gamma, const float* beta, const float* mean,
+                                            const float* var, float eps);
+/* The same on the CPU: sepconv_batchnorm_fold_exec(SEPCONV_EXEC(SEPCONV_DEVICE_CPU,
+ * SEPCONV_ALGO_AUTO), ...). */
 SEPCONV_API int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
                            const float* beta, const float* mean, const float* var, float eps);
 
 /* ---- elementwise ---- */
+/* y = act(x); y may alias x. */
 SEPCONV_API int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y);
 /* dx = dy where the forward output y is inside the active range, else 0. dx may alias dy. */
 SEPCONV_API int sepconv_activation_backward(int exec, int act, int64_t count, const float* y,
                                 const float* dy, float* dx);
 /* y = a + b (the residual add); y may alias a or b. */
 SEPCONV_API int sepconv_add(int exec, int64_t count, const float* a, const float* b, float* y);
+/* Dropout with a counter-based RNG (Philox-4x32-10, key = seed): element i keeps with
+ * probability 1-p, decided by a hash of (seed, i) alone, so CPU and CUDA draw the same mask
+ * whatever the thread count: u = the top 24 bits of word i%4 of counter i/4, over 2^24; keep
+ * when u >= p. mask[i] = keep ? 1/(1-p) : 0 (1/(1-p) in double, rounded to float);
+ * y[i] = x[i] * mask[i]. 0 <= p < 1. y may alias x; mask may alias neither. */
+SEPCONV_API int sepconv_dropout_forward(int exec, int64_t count, float p, uint64_t seed, const float* x,
+                                        float* mask, float* y);
+/* dx[i] = dy[i] * mask[i]; dx may alias dy. */
+SEPCONV_API int sepconv_dropout_backward(int exec, int64_t count, const float* mask, const float* dy,
+                                         float* dx);
+/* *result = sum of x[i]^2, accumulated in double, in a fixed order (independent of the thread
+ * count; CPU and CUDA use different orders). x is on the exec's device; result is HOST memory on
+ * every device (CUDA: the call synchronises with the library's stream). */
+SEPCONV_API int sepconv_sum_squares(int exec, int64_t count, const float* x, double* result);
+/* y[i] = alpha * x[i]; y may alias x. */
+SEPCONV_API int sepconv_scale(int exec, int64_t count, float alpha, const float* x, float* y);
 
 /* ---- pooling ---- */
 typedef struct sepconv_pool2d {
@@ -153,7 +176,8 @@ SEPCONV_API int sepconv_linear_backward(int exec, int n, int in_features, int ou
 
 /* ---- softmax cross-entropy with label smoothing ---- */
 /* probs[n][classes] receives the softmax (kept for backward); loss[0] the batch mean of
- * -sum_k q_k log p_k with q = (1-s)*onehot(label) + s/classes. */
+ * -sum_k q_k log p_k with q = (1-s)*onehot(label) + s/classes. loss is on the exec's device
+ * like every other pointer: device memory on CUDA (copy it back with sepconv_cuda_memcpy). */
 SEPCONV_API int sepconv_softmax_xent_forward(int exec, int n, int classes, const float* logits,
                                  const int32_t* labels, float label_smoothing, float* probs,
                                  float* loss);
@@ -161,6 +185,9 @@ SEPCONV_API int sepconv_softmax_xent_forward(int exec, int n, int classes, const
 SEPCONV_API int sepconv_softmax_xent_backward(int exec, int n, int classes, const float* probs,
                                   const int32_t* labels, float label_smoothing, float dloss,
                                   float* dlogits);
+/* idx[i] = the index of the largest of x[i][0..classes) (ties: the lowest index; NaN never wins
+ * over a number; a row of NaN gives 0). */
+SEPCONV_API int sepconv_argmax_rows(int exec, int n, int classes, const float* x, int32_t* idx);
 
 /* ---- optimizer updates: one fused pass over one parameter tensor, in place ----
  * Element arithmetic is float, in the order torch.optim uses for fp32 parameters; the scalar
@@ -181,9 +208,10 @@ SEPCONV_API int sepconv_adam_update(int exec, int64_t count, float* p, const flo
                                     int64_t step);
 
 /* ---- CUDA runtime and memory ----
- * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers
- * and run asynchronously on device 0, on the library's one stream (sepconv_cuda_stream), in
- * call order; an error of a kernel that already ran surfaces at the next synchronising call.
+ * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers for
+ * every buffer, one-value outputs such as the softmax loss included, and run asynchronously on
+ * device 0, on the library's one stream (sepconv_cuda_stream), in call order; an error of a
+ * kernel that already ran surfaces at the next synchronising call.
  * Only SEPCONV_ALGO_AUTO runs on CUDA: REFERENCE and IM2COL are CPU-only. Host-side range checks
  * that would need to read device memory (softmax labels, maxpool argmax) are not done on
  * CUDA: an out-of-range label gives a NaN loss, an out-of-range argmax is ignored.

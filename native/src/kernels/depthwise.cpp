@@ -28,103 +28,11 @@
 #include <cstring>
 
 #include "../conv.h"
-
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "simd.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 namespace {
-
-// ---------------------------------------------------------------- vector wrapper
-#if defined(__AVX512F__)
-constexpr int VL = 16;
-typedef __m512 vf;
-inline vf vld(const float* p) { return _mm512_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm512_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm512_set1_ps(a); }
-inline vf vzero() { return _mm512_setzero_ps(); }
-inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
-// n in [0, VL): only the first n lanes are touched in memory.
-inline vf vld_n(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
-inline void vst_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
-// Full-width shuffles with explicit sources (GCC 12's 512->256 casts warn under -Wall).
-// Non-temporal store of a full vector at a 64-byte aligned address.
-inline void vst_nt(float* p, vf v) { _mm512_stream_ps(p, v); }
-inline void nt_fence() { _mm_sfence(); }
-inline float vsum(vf v) {
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0xB1));
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0xB1));
-  return _mm512_cvtss_f32(v);
-}
-#elif defined(__AVX2__)
-constexpr int VL = 8;
-typedef __m256 vf;
-inline vf vld(const float* p) { return _mm256_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm256_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm256_set1_ps(a); }
-inline vf vzero() { return _mm256_setzero_ps(); }
-inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-alignas(64) static const int32_t k_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                                     0,  0,  0,  0,  0,  0,  0,  0};
-inline __m256i tail_mask(int n) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k_mask_table + 8 - n));
-}
-inline vf vld_n(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
-inline void vst_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
-inline void vst_nt(float* p, vf v) { _mm256_stream_ps(p, v); }
-inline void nt_fence() { _mm_sfence(); }
-inline float vsum(vf v) {
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
-#else
-constexpr int VL = 4;
-struct vf {
-  float v[VL];
-};
-inline vf vld(const float* p) {
-  vf r;
-  for (int i = 0; i < VL; i++) r.v[i] = p[i];
-  return r;
-}
-inline void vst(float* p, vf a) {
-  for (int i = 0; i < VL; i++) p[i] = a.v[i];
-}
-inline vf vset(float a) {
-  vf r;
-  for (int i = 0; i < VL; i++) r.v[i] = a;
-  return r;
-}
-inline vf vzero() { return vset(0.f); }
-inline vf vadd(vf a, vf b) {
-  for (int i = 0; i < VL; i++) a.v[i] += b.v[i];
-  return a;
-}
-inline vf vfma(vf a, vf b, vf c) {
-  for (int i = 0; i < VL; i++) c.v[i] += a.v[i] * b.v[i];
-  return c;
-}
-inline vf vld_n(const float* p, int n) {
-  vf r = vzero();
-  for (int i = 0; i < n; i++) r.v[i] = p[i];
-  return r;
-}
-inline void vst_n(float* p, vf a, int n) {
-  for (int i = 0; i < n; i++) p[i] = a.v[i];
-}
-inline float vsum(vf a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
-inline void vst_nt(float* p, vf v) { vst(p, v); }
-inline void nt_fence() {}
-#endif
 
 #define DW_UNROLL _Pragma("GCC unroll 32")
 
@@ -863,6 +771,14 @@ void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* d
       return backward_weight_run(g, p, BwDynKern{p, tb.off}, x, dy, dw);
     }
   }
+}
+
+// The three directions as the mask asks; the bias gradient is the one every CPU family shares.
+void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias) {
+  if (mask & SEPCONV_GRAD_INPUT) depthwise_backward_data(g, w, dy, dx);
+  if (mask & SEPCONV_GRAD_WEIGHT) depthwise_backward_weight(g, x, dy, dw);
+  if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
 }
 
 }  // namespace SEPCONV_ISA_NS

@@ -7,140 +7,20 @@
 // by the channel's first value; every channel is summed plane by plane in a fixed order, so
 // results do not depend on tiles or threads.
 //
-// Vector code is written once against a tiny wrapper: AVX-512 (16 lanes), AVX2 (8) or plain
-// arrays of 4 lanes that the compiler turns into SSE (generic).
+// Vector code is written once against the shared wrapper kernels/simd.h (AVX-512, AVX2 or
+// generic 4-lane arrays).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "../ops.h"
-
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "../philox.h"
+#include "simd.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 namespace {
-
-// ---------------------------------------------------------------- vector wrapper
-// vf: W floats; vd: W/2 doubles (the low or high half of a vf, widened).
-#if defined(__AVX512F__)
-constexpr int W = 16;
-typedef __m512 vf;
-typedef __m512d vd;
-inline vf vld(const float* p) { return _mm512_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm512_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm512_set1_ps(a); }
-inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
-inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
-inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-inline vf vmax(vf a, vf b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }  // b if either is NaN
-inline vf vmin(vf a, vf b) { return _mm512_maskz_min_ps(0xFFFF, a, b); }  // b if either is NaN
-inline vf vpass_pos(vf y, vf g) {                           // y > 0 ? g : 0
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), g);
-}
-inline vf vpass_06(vf y, vf g) {  // 0 < y < 6 ? g : 0
-  __mmask16 m = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ) &
-                _mm512_cmp_ps_mask(y, _mm512_set1_ps(6.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(m, g);
-}
-inline vd dzero() { return _mm512_setzero_pd(); }
-inline vd dset(double a) { return _mm512_set1_pd(a); }
-// (the maskz forms: GCC 12's plain casts/conversions trip -Wmaybe-uninitialized)
-inline vd dlo(vf v) {
-  return _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(
-                                         0xF, _mm512_castps_pd(v), 0)));
-}
-inline vd dhi(vf v) {
-  return _mm512_maskz_cvtps_pd(0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(
-                                         0xF, _mm512_castps_pd(v), 1)));
-}
-inline vd dadd(vd a, vd b) { return _mm512_add_pd(a, b); }
-inline vd dsub(vd a, vd b) { return _mm512_sub_pd(a, b); }
-inline vd dfma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
-inline double dsum(vd a) {
-  __m256d h = _mm256_add_pd(_mm512_maskz_extractf64x4_pd(0xF, a, 0),
-                            _mm512_maskz_extractf64x4_pd(0xF, a, 1));
-  __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-}
-#elif defined(__AVX2__)
-constexpr int W = 8;
-typedef __m256 vf;
-typedef __m256d vd;
-inline vf vld(const float* p) { return _mm256_loadu_ps(p); }
-inline void vst(float* p, vf v) { _mm256_storeu_ps(p, v); }
-inline vf vset(float a) { return _mm256_set1_ps(a); }
-inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
-inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
-inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
-inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
-inline vf vpass_pos(vf y, vf g) {
-  return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), g);
-}
-inline vf vpass_06(vf y, vf g) {
-  vf m = _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ),
-                       _mm256_cmp_ps(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
-  return _mm256_and_ps(m, g);
-}
-inline vd dzero() { return _mm256_setzero_pd(); }
-inline vd dset(double a) { return _mm256_set1_pd(a); }
-inline vd dlo(vf v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-inline vd dhi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
-inline vd dadd(vd a, vd b) { return _mm256_add_pd(a, b); }
-inline vd dsub(vd a, vd b) { return _mm256_sub_pd(a, b); }
-inline vd dfma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
-inline double dsum(vd a) {
-  __m128d q = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-}
-#else
-constexpr int W = 4;
-struct vf {
-  float v[W];
-};
-struct vd {
-  double v[W / 2];
-};
-#define SEPCONV_LANES(expr)               \
-  vf r;                                   \
-  for (int l = 0; l < W; l++) r.v[l] = expr; \
-  return r
-inline vf vld(const float* p) { SEPCONV_LANES(p[l]); }
-inline void vst(float* p, vf a) {
-  for (int l = 0; l < W; l++) p[l] = a.v[l];
-}
-inline vf vset(float s) { SEPCONV_LANES(s); }
-inline vf vadd(vf a, vf b) { SEPCONV_LANES(a.v[l] + b.v[l]); }
-inline vf vsub(vf a, vf b) { SEPCONV_LANES(a.v[l] - b.v[l]); }
-inline vf vmul(vf a, vf b) { SEPCONV_LANES(a.v[l] * b.v[l]); }
-inline vf vfma(vf a, vf b, vf c) { SEPCONV_LANES(a.v[l] * b.v[l] + c.v[l]); }
-inline vf vmax(vf a, vf b) { SEPCONV_LANES(a.v[l] > b.v[l] ? a.v[l] : b.v[l]); }
-inline vf vmin(vf a, vf b) { SEPCONV_LANES(a.v[l] < b.v[l] ? a.v[l] : b.v[l]); }
-inline vf vpass_pos(vf y, vf g) { SEPCONV_LANES(y.v[l] > 0.0f ? g.v[l] : 0.0f); }
-inline vf vpass_06(vf y, vf g) { SEPCONV_LANES(y.v[l] > 0.0f && y.v[l] < 6.0f ? g.v[l] : 0.0f); }
-#undef SEPCONV_LANES
-#define SEPCONV_DLANES(expr)                      \
-  vd r;                                           \
-  for (int l = 0; l < W / 2; l++) r.v[l] = expr; \
-  return r
-inline vd dzero() { SEPCONV_DLANES(0.0); }
-inline vd dset(double s) { SEPCONV_DLANES(s); }
-inline vd dlo(vf a) { SEPCONV_DLANES((double)a.v[l]); }
-inline vd dhi(vf a) { SEPCONV_DLANES((double)a.v[l + W / 2]); }
-inline vd dadd(vd a, vd b) { SEPCONV_DLANES(a.v[l] + b.v[l]); }
-inline vd dsub(vd a, vd b) { SEPCONV_DLANES(a.v[l] - b.v[l]); }
-inline vd dfma(vd a, vd b, vd c) { SEPCONV_DLANES(a.v[l] * b.v[l] + c.v[l]); }
-#undef SEPCONV_DLANES
-inline double dsum(vd a) { return a.v[0] + a.v[1]; }
-#endif
-
-inline vf vzero() { return vset(0.0f); }
 
 // ---------------------------------------------------------------- activations
 // Forward: NaN propagates (the constant is the first operand of max/min).
@@ -235,7 +115,7 @@ inline void prefetch_w(const float* p, int64_t pf) {
 inline void sum_seg(const float* x, int64_t len, Acc& a, int64_t pf) {
   vd d1 = a.d1, e1 = a.e1;
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_r(x + j, pf);
     vf v = vld(x + j);
     d1 = dadd(d1, dlo(v)), e1 = dadd(e1, dhi(v));
@@ -249,8 +129,8 @@ inline void center_seg(const float* x, int64_t len, float k, Acc& a) {
   vf f1 = a.f1, f2 = a.f2, g1 = a.g1, g2 = a.g2, vk = vset(k);
   int cnt = a.cnt;
   int64_t j = 0;
-  for (; j + 2 * W <= len; j += 2 * W) {
-    vf p = vsub(vld(x + j), vk), q = vsub(vld(x + j + W), vk);
+  for (; j + 2 * VL <= len; j += 2 * VL) {
+    vf p = vsub(vld(x + j), vk), q = vsub(vld(x + j + VL), vk);
     f1 = vadd(f1, p), g1 = vadd(g1, q);
     f2 = vfma(p, p, f2), g2 = vfma(q, q, g2);
     if ((cnt += 2) >= kFlush) {
@@ -259,11 +139,11 @@ inline void center_seg(const float* x, int64_t len, float k, Acc& a) {
       f1 = f2 = g1 = g2 = vzero(), cnt = 0;
     }
   }
-  if (j + W <= len) {
+  if (j + VL <= len) {
     vf p = vsub(vld(x + j), vk);
     f1 = vadd(f1, p), f2 = vfma(p, p, f2);
     cnt++;
-    j += W;
+    j += VL;
   }
   a.f1 = f1, a.f2 = f2, a.g1 = g1, a.g2 = g2, a.cnt = cnt;
   if (cnt >= kFlush) a.flush();
@@ -281,7 +161,7 @@ inline void dsum_seg(const float* x, const float* y, const float* dy, int64_t le
                      Acc& a, int64_t pf) {
   vd d1 = a.d1, e1 = a.e1, d2 = a.d2, e2 = a.e2, vk = dset(k);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     if (SHIFTED || WITHX) prefetch_r(x + j, pf);
     if (!SHIFTED) {
       prefetch_r(dy + j, pf);
@@ -315,7 +195,7 @@ inline void norm_seg(const float* x, float* y, int64_t len, float mean, float a,
                      int64_t pf = 0) {
   vf vm = vset(mean), va = vset(a), vb = vset(b);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_w(y + j, pf);
     vst(y + j, vact<ACT>(vfma(vsub(vld(x + j), vm), va, vb)));
   }
@@ -328,7 +208,7 @@ inline void dx_seg(const float* x, const float* y, const float* dy, float* dx, i
                    float mean, float A, float B, float C, int64_t pf) {
   vf vm = vset(mean), va = vset(A), vb = vset(B), vc = vset(C);
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     prefetch_w(dx + j, pf);
     vf g = vpass<ACT>(ACT ? vld(y + j) : vzero(), vld(dy + j));
     vst(dx + j, vfma(va, g, vfma(vb, vsub(vld(x + j), vm), vc)));
@@ -500,7 +380,7 @@ template <int ACT>
 void act_fwd(int64_t count, const float* x, float* y) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(y + j, vact<ACT>(vld(x + j)));
+    for (; j + VL <= i1; j += VL) vst(y + j, vact<ACT>(vld(x + j)));
     for (; j < i1; j++) y[j] = sact<ACT>(x[j]);
   });
 }
@@ -509,21 +389,24 @@ template <int ACT>
 void act_bwd(int64_t count, const float* y, const float* dy, float* dx) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(dx + j, vpass<ACT>(vld(y + j), vld(dy + j)));
+    for (; j + VL <= i1; j += VL) vst(dx + j, vpass<ACT>(vld(y + j), vld(dy + j)));
     for (; j < i1; j++) dx[j] = spass<ACT>(y[j], dy[j]);
   });
 }
 
-// Sum of a plane in double (vector lanes, fixed order).
-double plane_sum(const float* x, int64_t len) {
+// Sum of x[0, len) (SQUARES: of x^2, exact products) in double: vector lanes, fixed order.
+template <bool SQUARES>
+double lane_sum(const float* x, int64_t len) {
   vd a = dzero(), b = dzero();
   int64_t j = 0;
-  for (; j + W <= len; j += W) {
+  for (; j + VL <= len; j += VL) {
     vf v = vld(x + j);
-    a = dadd(a, dlo(v)), b = dadd(b, dhi(v));
+    vd lo = dlo(v), hi = dhi(v);
+    if (SQUARES) a = dfma(lo, lo, a), b = dfma(hi, hi, b);
+    else a = dadd(a, lo), b = dadd(b, hi);
   }
   double s = dsum(dadd(a, b));
-  for (; j < len; j++) s += x[j];
+  for (; j < len; j++) s += SQUARES ? (double)x[j] * x[j] : (double)x[j];
   return s;
 }
 
@@ -536,6 +419,52 @@ struct Span {
 inline Span span(int o, int stride, int pad, int k, int size) {
   int s = o * stride - pad, e = std::min(s + k, size + pad);
   return Span{std::max(s, 0), std::min(e, size), e - s};
+}
+
+// ---------------------------------------------------------------- linear and softmax
+// sums[j] += sum over rows of a[i][j], double per column, rows in order.
+void column_sums(int rows, int cols, const float* a, float* sums) {
+  constexpr int B = 256;
+  parallel_for((cols + B - 1) / B, [&](int64_t b0, int64_t b1) {
+    double acc[B];
+    for (int64_t b = b0; b < b1; b++) {
+      const int j0 = (int)b * B, nb = std::min(B, cols - j0);
+      for (int j = 0; j < nb; j++) acc[j] = 0;
+      for (int i = 0; i < rows; i++) {
+        const float* r = a + (int64_t)i * cols + j0;
+        for (int j = 0; j < nb; j++) acc[j] += r[j];
+      }
+      for (int j = 0; j < nb; j++) sums[j0 + j] += (float)acc[j];
+    }
+  });
+}
+
+// probs = softmax(logits) per row; row_loss[i] = -sum_k q_k log p_k.
+void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,
+                  float smoothing, float* probs, double* row_loss) {
+  parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float* z = logits + i * classes;
+      float* p = probs + i * classes;
+      float m = z[0];
+      for (int k = 1; k < classes; k++) m = z[k] > m ? z[k] : m;
+      double s = 0, sz = 0;
+      for (int k = 0; k < classes; k++) {
+        float d = z[k] - m;
+        float e = std::exp(d);
+        p[k] = e;
+        s += e;
+        sz += d;
+      }
+      const float inv = (float)(1.0 / s);
+      int64_t k = 0;
+      for (; k + VL <= classes; k += VL) vst(p + k, vmul(vld(p + k), vset(inv)));
+      for (; k < classes; k++) p[k] *= inv;
+      // -sum q_k (z_k - m - log s) = log s - (1-s) (z_lab - m) - s/classes * sum (z_k - m)
+      row_loss[i] = std::log(s) - (1.0 - smoothing) * ((double)z[labels[i]] - m) -
+                    (double)smoothing / classes * sz;
+    }
+  });
 }
 
 }  // namespace
@@ -563,21 +492,94 @@ void bn_backward(int n, int c, int hw, int mask, const float* x, const float* y,
                                       dx, dgamma, dbeta));
 }
 
+// w[c][per_channel] *= s and bias = (bias - mean)*s + beta, s = gamma/sqrt(var + eps) in double.
+void bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+             const float* beta, const float* mean, const float* var, float eps) {
+  parallel_for(c, [&](int64_t c0, int64_t c1) {
+    for (int64_t ch = c0; ch < c1; ch++) {
+      double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
+      const float sf = (float)s;
+      float* row = w + ch * per_channel;
+      int64_t j = 0;
+      for (; j + VL <= per_channel; j += VL) vst(row + j, vmul(vld(row + j), vset(sf)));
+      for (; j < per_channel; j++) row[j] *= sf;
+      bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+    }
+  });
+}
+
 void activation_forward(int act, int64_t count, const float* x, float* y) {
   SEPCONV_ACT_SWITCH(act, act_fwd<ACT>(count, x, y));
 }
 
-// act is RELU or RELU6: the entry point handles NONE (dx = dy) without reading y.
+// NONE: dx = dy (nothing to do in place) without reading y.
 void activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
+  if (act == SEPCONV_ACT_NONE) {
+    if (dx != dy) act_fwd<SEPCONV_ACT_NONE>(count, dy, dx);
+    return;
+  }
   SEPCONV_ACT_SWITCH(act, act_bwd<ACT>(count, y, dy, dx));
 }
 
 void add(int64_t count, const float* a, const float* b, float* y) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
-    for (; j + W <= i1; j += W) vst(y + j, vadd(vld(a + j), vld(b + j)));
+    for (; j + VL <= i1; j += VL) vst(y + j, vadd(vld(a + j), vld(b + j)));
     for (; j < i1; j++) y[j] = a[j] + b[j];
   });
+}
+
+// Philox (philox.h) for 16 counters at a time: the loop over them vectorises. for_chunks' chunks
+// are multiples of 64 elements, so each one starts on a counter.
+void dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask,
+                     float* y) {
+  constexpr int G = 16;
+  const float scale = dropout_scale(p);
+  for_chunks(count, [&, p, seed, scale](int64_t i0, int64_t i1) {  // scalars by value: no aliasing
+    uint32_t words[4 * G];
+    for (int64_t i = i0; i < i1; i += 4 * G) {
+      const uint64_t ctr = (uint64_t)i / 4;
+      for (int q = 0; q < G; q++) {
+        const Philox4 r = philox4x32_10(ctr + q, seed);
+        for (int k = 0; k < 4; k++) words[4 * q + k] = r.v[k];
+      }
+      const int len = (int)std::min<int64_t>(4 * G, i1 - i);
+      for (int k = 0; k < len; k++) {
+        const float m = dropout_keep(words[k], p) ? scale : 0.0f;
+        mask[i + k] = m;
+        y[i + k] = x[i + k] * m;
+      }
+    }
+  });
+}
+
+void dropout_backward(int64_t count, const float* mask, const float* dy, float* dx) {
+  for_chunks(count, [&](int64_t i0, int64_t i1) {
+    int64_t j = i0;
+    for (; j + VL <= i1; j += VL) vst(dx + j, vmul(vld(dy + j), vld(mask + j)));
+    for (; j < i1; j++) dx[j] = dy[j] * mask[j];
+  });
+}
+
+void scale(int64_t count, float alpha, const float* x, float* y) {
+  const vf va = vset(alpha);
+  for_chunks(count, [&](int64_t i0, int64_t i1) {
+    int64_t j = i0;
+    for (; j + VL <= i1; j += VL) vst(y + j, vmul(va, vld(x + j)));
+    for (; j < i1; j++) y[j] = alpha * x[j];
+  });
+}
+
+// One double per chunk of kChunk elements, then the chunks in order: the order of the sum
+// depends on the count and the ISA, never on the threads.
+void sum_squares(int64_t count, const float* x, double* result) {
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+  Workspace ws((size_t)chunks * 2);
+  double* part = reinterpret_cast<double*>(ws.data());
+  for_chunks(count, [&](int64_t i0, int64_t i1) { part[i0 / kChunk] = lane_sum<true>(x + i0, i1 - i0); });
+  double total = 0;
+  for (int64_t c = 0; c < chunks; c++) total += part[c];
+  *result = total;
 }
 
 void avgpool_forward(const PoolGeom& g, const float* x, float* y) {
@@ -665,7 +667,7 @@ void maxpool_backward(const PoolGeom& g, const float* dy, const int32_t* argmax,
 
 void global_avgpool_forward(int n, int c, int hw, const float* x, float* y) {
   parallel_for((int64_t)n * c, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; p++) y[p] = (float)(plane_sum(x + p * hw, hw) / hw);
+    for (int64_t p = p0; p < p1; p++) y[p] = (float)(lane_sum<false>(x + p * hw, hw) / hw);
   });
 }
 
@@ -679,54 +681,40 @@ void global_avgpool_backward(int n, int c, int hw, const float* dy, float* dx) {
   });
 }
 
-// sums[j] += sum over rows of a[i][j], double per column, rows in order.
-void column_sums(int rows, int cols, const float* a, float* sums) {
-  constexpr int B = 256;
-  parallel_for((cols + B - 1) / B, [&](int64_t b0, int64_t b1) {
-    double acc[B];
-    for (int64_t b = b0; b < b1; b++) {
-      const int j0 = (int)b * B, nb = std::min(B, cols - j0);
-      for (int j = 0; j < nb; j++) acc[j] = 0;
-      for (int i = 0; i < rows; i++) {
-        const float* r = a + (int64_t)i * cols + j0;
-        for (int j = 0; j < nb; j++) acc[j] += r[j];
-      }
-      for (int j = 0; j < nb; j++) sums[j0 + j] += (float)acc[j];
-    }
-  });
+// y = x . w^T + bias: the bias rows first, then one GEMM that adds into them.
+void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias,
+                    float* y) {
+  if (bias)
+    parallel_for(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) std::copy(bias, bias + out, y + i * out);
+    });
+  gemm(false, true, n, out, in, 1.0f, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
 }
 
-// probs = softmax(logits) per row; row_loss[i] = -sum_k q_k log p_k.
-void softmax_rows(int n, int classes, const float* logits, const int32_t* labels,
-                  float smoothing, float* probs, double* row_loss) {
-  parallel_for(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) {
-      const float* z = logits + i * classes;
-      float* p = probs + i * classes;
-      float m = z[0];
-      for (int k = 1; k < classes; k++) m = z[k] > m ? z[k] : m;
-      double s = 0, sz = 0;
-      for (int k = 0; k < classes; k++) {
-        float d = z[k] - m;
-        float e = std::exp(d);
-        p[k] = e;
-        s += e;
-        sz += d;
-      }
-      const float inv = (float)(1.0 / s);
-      int64_t k = 0;
-      for (; k + W <= classes; k += W) vst(p + k, vmul(vld(p + k), vset(inv)));
-      for (; k < classes; k++) p[k] *= inv;
-      // -sum q_k (z_k - m - log s) = log s - (1-s) (z_lab - m) - s/classes * sum (z_k - m)
-      row_loss[i] = std::log(s) - (1.0 - smoothing) * ((double)z[labels[i]] - m) -
-                    (double)smoothing / classes * sz;
-    }
-  });
+void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* dbias) {
+  if (mask & SEPCONV_GRAD_INPUT)  // dx[n][in] = dy[n][out] . w[out][in]
+    gemm(false, false, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+  if (mask & SEPCONV_GRAD_WEIGHT)  // dw[out][in] += dy^T . x
+    gemm(true, false, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  if (mask & SEPCONV_GRAD_BIAS) column_sums(n, out, dy, dbias);
 }
 
-// dlogits = scale * (probs - q)
-void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* labels,
-                       float smoothing, float scale, float* dlogits) {
+// loss[0] = the mean of the rows' losses, summed in row order.
+void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels,
+                          float smoothing, float* probs, float* loss) {
+  Workspace ws((size_t)n * 2);  // one double per row
+  double* rows = reinterpret_cast<double*>(ws.data());
+  softmax_rows(n, classes, logits, labels, smoothing, probs, rows);
+  double total = 0;
+  for (int i = 0; i < n; i++) total += rows[i];
+  loss[0] = (float)(total / n);
+}
+
+// dlogits = scale * (probs - q), scale = dloss / n
+void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels,
+                           float smoothing, float dloss, float* dlogits) {
+  const float scale = (float)((double)dloss / n);
   const float off = smoothing / (float)classes, hit = 1.0f - smoothing;
   parallel_for(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
@@ -734,10 +722,37 @@ void softmax_xent_grad(int n, int classes, const float* probs, const int32_t* la
       float* d = dlogits + i * classes;
       int64_t k = 0;
       vf vo = vset(off), vs = vset(scale);
-      for (; k + W <= classes; k += W) vst(d + k, vmul(vs, vsub(vld(p + k), vo)));
+      for (; k + VL <= classes; k += VL) vst(d + k, vmul(vs, vsub(vld(p + k), vo)));
       for (; k < classes; k++) d[k] = scale * (p[k] - off);
       int lab = labels[i];
       d[lab] = scale * (p[lab] - (off + hit));
+    }
+  });
+}
+
+// The largest number of each row, then the first index that holds it (0 when the row has no
+// number): ties go to the lowest index and NaN never wins, as in the reference.
+void argmax_rows(int n, int classes, const float* x, int32_t* idx) {
+  parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float* r = x + i * classes;
+      float best = -std::numeric_limits<float>::infinity();
+      int k = 0;
+      if (classes >= VL) {  // vmax keeps its second operand where the first is NaN
+        vf m = vset(best);
+        for (; k + VL <= classes; k += VL) m = vmax(vld(r + k), m);
+        float lanes[VL];
+        vst(lanes, m);
+        for (int l = 0; l < VL; l++) best = lanes[l] > best ? lanes[l] : best;
+      }
+      for (; k < classes; k++) best = r[k] > best ? r[k] : best;
+      int32_t found = 0;
+      for (int j = 0; j < classes; j++)
+        if (r[j] == best) {
+          found = j;
+          break;
+        }
+      idx[i] = found;
     }
   });
 }

@@ -43,13 +43,11 @@ void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const floa
                          const float* dy, float* dx, float* dw, float* dbias) {
   std::vector<double> gx((mask & SEPCONV_GRAD_INPUT) ? (size_t)g.n * g.c_in * g.h * g.w : 0);
   std::vector<double> gw((mask & SEPCONV_GRAD_WEIGHT) ? (size_t)g.c_out * g.weights_per_out() : 0);
-  std::vector<double> gb((mask & SEPCONV_GRAD_BIAS) ? (size_t)g.c_out : 0);
   for (int n = 0; n < g.n; n++)
     for (int oc = 0; oc < g.c_out; oc++)
       for (int oy = 0; oy < g.oh; oy++)
         for (int ox = 0; ox < g.ow; ox++) {
           double d = dy[(((int64_t)n * g.c_out + oc) * g.oh + oy) * g.ow + ox];
-          if (mask & SEPCONV_GRAD_BIAS) gb[oc] += d;
           if (mask & (SEPCONV_GRAD_INPUT | SEPCONV_GRAD_WEIGHT))
             for_taps(g, n, oc, oy, ox, [&](int64_t xi, int64_t wi) {
               if (mask & SEPCONV_GRAD_INPUT) gx[xi] += d * w[wi];
@@ -58,7 +56,16 @@ void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const floa
         }
   for (size_t i = 0; i < gx.size(); i++) dx[i] = (float)gx[i];
   for (size_t i = 0; i < gw.size(); i++) dw[i] += (float)gw[i];
-  for (size_t i = 0; i < gb.size(); i++) dbias[i] += (float)gb[i];
+  if (mask & SEPCONV_GRAD_BIAS) ref_bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+}
+
+void ref_bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
+  for (int ch = 0; ch < c; ch++) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+      for (int64_t j = 0; j < plane; j++) s += dy[((int64_t)i * c + ch) * plane + j];
+    dbias[ch] += (float)s;
+  }
 }
 
 }  // namespace sepconv

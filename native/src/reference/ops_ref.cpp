@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../ops.h"
+#include "../philox.h"
 
 namespace sepconv {
 
@@ -105,17 +106,55 @@ void ref_bn_backward(int n, int c, int hw, int mask, const float* x, const float
   }
 }
 
+// s = gamma / sqrt(var + eps); w[c][j] *= s; bias = (bias - mean) * s + beta.
+void ref_bn_fold(int c, int64_t per_channel, float* w, float* bias, const float* gamma,
+                 const float* beta, const float* mean, const float* var, float eps) {
+  for (int ch = 0; ch < c; ch++) {
+    double s = (gamma ? gamma[ch] : 1.0) / std::sqrt((double)var[ch] + eps);
+    for (int64_t j = 0; j < per_channel; j++)
+      w[ch * per_channel + j] = (float)(w[ch * per_channel + j] * s);
+    bias[ch] = (float)(((double)bias[ch] - mean[ch]) * s + (beta ? beta[ch] : 0.0));
+  }
+}
+
 // ------------------------------------------------------------------ elementwise
 void ref_activation_forward(int act, int64_t count, const float* x, float* y) {
   for (int64_t i = 0; i < count; i++) y[i] = (float)ref_act(act, x[i]);
 }
 
+// y is read only when act != NONE.
 void ref_activation_backward(int act, int64_t count, const float* y, const float* dy, float* dx) {
-  for (int64_t i = 0; i < count; i++) dx[i] = ref_active(act, y[i]) ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < count; i++)
+    dx[i] = act == SEPCONV_ACT_NONE || ref_active(act, y[i]) ? dy[i] : 0.0f;
 }
 
 void ref_add(int64_t count, const float* a, const float* b, float* y) {
   for (int64_t i = 0; i < count; i++) y[i] = (float)((double)a[i] + b[i]);
+}
+
+// Philox words one element at a time (four times the work of the fast kernels' one per counter).
+void ref_dropout_forward(int64_t count, float p, uint64_t seed, const float* x, float* mask,
+                         float* y) {
+  const float scale = dropout_scale(p);
+  for (int64_t i = 0; i < count; i++) {
+    const uint32_t word = philox4x32_10((uint64_t)i / 4, seed).v[i % 4];
+    mask[i] = dropout_keep(word, p) ? scale : 0.0f;
+    y[i] = (float)((double)x[i] * mask[i]);
+  }
+}
+
+void ref_dropout_backward(int64_t count, const float* mask, const float* dy, float* dx) {
+  for (int64_t i = 0; i < count; i++) dx[i] = (float)((double)dy[i] * mask[i]);
+}
+
+void ref_scale(int64_t count, float alpha, const float* x, float* y) {
+  for (int64_t i = 0; i < count; i++) y[i] = (float)((double)alpha * x[i]);
+}
+
+void ref_sum_squares(int64_t count, const float* x, double* result) {
+  double s = 0;
+  for (int64_t i = 0; i < count; i++) s += (double)x[i] * x[i];
+  *result = s;
 }
 
 // ------------------------------------------------------------------ pooling
@@ -268,6 +307,18 @@ void ref_softmax_xent_backward(int n, int classes, const float* probs, const int
       int64_t o = (int64_t)i * classes + k;
       dlogits[o] = (float)((double)dloss * (probs[o] - q) / n);
     }
+}
+
+// ------------------------------------------------------------------ argmax
+// The first index of the largest number; a NaN never replaces a number (a row of NaN gives 0).
+void ref_argmax_rows(int n, int classes, const float* x, int32_t* idx) {
+  for (int i = 0; i < n; i++) {
+    const float* r = x + (int64_t)i * classes;
+    int best = 0;
+    for (int k = 1; k < classes; k++)
+      if (r[k] > r[best] || (std::isnan(r[best]) && !std::isnan(r[k]))) best = k;
+    idx[i] = best;
+  }
 }
 
 }  // namespace sepconv

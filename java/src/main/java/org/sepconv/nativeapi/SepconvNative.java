@@ -1,6 +1,7 @@
 package org.sepconv.nativeapi;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
@@ -139,6 +140,9 @@ public final class SepconvNative {
       @Const FloatPointer x, @Const FloatPointer y, @Const FloatPointer dy,
       @Const FloatPointer gamma, @Const FloatPointer saveMean, @Const FloatPointer saveInvstd,
       int act, FloatPointer dx, FloatPointer dgamma, FloatPointer dbeta);
+  public static native int sepconv_batchnorm_fold_exec(int exec, int c, @Cast("int64_t") long perChannel,
+      FloatPointer w, FloatPointer bias, @Const FloatPointer gamma, @Const FloatPointer beta,
+      @Const FloatPointer mean, @Const FloatPointer var, float eps);
   public static native int sepconv_batchnorm_fold(int c, @Cast("int64_t") long perChannel,
       FloatPointer w, FloatPointer bias, @Const FloatPointer gamma, @Const FloatPointer beta,
       @Const FloatPointer mean, @Const FloatPointer var, float eps);
@@ -150,6 +154,15 @@ public final class SepconvNative {
       @Const FloatPointer y, @Const FloatPointer dy, FloatPointer dx);
   public static native int sepconv_add(int exec, @Cast("int64_t") long count, @Const FloatPointer a,
       @Const FloatPointer b, FloatPointer y);
+  public static native int sepconv_dropout_forward(int exec, @Cast("int64_t") long count, float p,
+      @Cast("uint64_t") long seed, @Const FloatPointer x, FloatPointer mask, FloatPointer y);
+  public static native int sepconv_dropout_backward(int exec, @Cast("int64_t") long count,
+      @Const FloatPointer mask, @Const FloatPointer dy, FloatPointer dx);
+  /** {@code result} is host memory on every device (on CUDA the call synchronises). */
+  public static native int sepconv_sum_squares(int exec, @Cast("int64_t") long count, @Const FloatPointer x,
+      @Cast("double*") DoublePointer result);
+  public static native int sepconv_scale(int exec, @Cast("int64_t") long count, float alpha,
+      @Const FloatPointer x, FloatPointer y);
 
   // ---- pooling
   public static native int sepconv_pool2d_output_shape(@Const Pool2dDesc p, IntPointer outH, IntPointer outW);
@@ -178,6 +191,8 @@ public final class SepconvNative {
   public static native int sepconv_softmax_xent_backward(int exec, int n, int classes,
       @Const FloatPointer probs, @Cast("const int32_t*") IntPointer labels, float labelSmoothing,
       float dloss, FloatPointer dlogits);
+  public static native int sepconv_argmax_rows(int exec, int n, int classes, @Const FloatPointer x,
+      @Cast("int32_t*") IntPointer idx);
 
   // ---- optimizer updates
   public static native int sepconv_sgd_update(int exec, @Cast("int64_t") long count, FloatPointer p,
