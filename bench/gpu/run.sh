@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # Runs on the GPU host, from inside the unpacked bundle (bench/gpu/bundle.sh makes it):
 #
-#   sepconv-gpu/run.sh RESULTS_DIR [info] [tests] [native] [bench] [torch]    (no step named: all)
+#   sepconv-gpu/run.sh RESULTS_DIR [info] [tests] [native] [train] [bench] [torch]    (no step named: all)
 #
 # Steps, each logged under RESULTS_DIR (<gpu> is the GPU's short name, e.g. h100):
 #   info    env-<gpu>.txt: nvidia-smi, driver and CUDA versions, the CUDA libraries found
 #   tests   gpu-tests-<gpu>.txt: the Java test suite (JUnit console launcher), pass/fail counts
+#           (TEST_ARGS adds launcher arguments, e.g. --exclude-classname REGEX)
 #   native  gpu-native-<gpu>.txt (+ -memcheck, -racecheck under compute-sanitizer): sepconv_gpu_test
+#           (SANITIZER_TOOLS picks the tools, default "memcheck racecheck"; NATIVE_ARGS adds arguments)
+#   train   gpu-train-<gpu>.md: 50 MobileNetV2-cifar steps at batch 256 on the CPU and on CUDA, loss by
+#           loss (TrainCheck), and train-cli-<gpu>.log: the same model trained by the command line
+#           with --device cuda for one 50-step epoch (checkpoints, resume point, evaluation)
 #   bench   gpu-<gpu>.csv/.md/.png and gpu-bench-<gpu>.log: sepconv vs cuDNN (GpuReport)
 #   torch   torch-train-<gpu>.csv and .log: PyTorch training images/s (torch_train.py)
 # A failing step does not stop the others. Every step has a time limit (T_TESTS, T_NATIVE,
-# T_SANITIZER, T_BENCH, T_TORCH seconds; BENCH_ARGS and TORCH_ARGS add arguments) so that one
+# T_SANITIZER, T_TRAIN, T_BENCH, T_TORCH seconds; BENCH_ARGS and TORCH_ARGS add arguments) so that one
 # call fits the device tool's 10 minutes: pick steps accordingly. Exit status: 0 if no step
 # failed (steps skipped for want of a GPU or a tool are not failures), 1 otherwise.
 # Without a GPU every step says so and is skipped; ALLOW_NO_GPU=1 runs tests and bench anyway.
 # PACK=FILE.tgz packs RESULTS_DIR into one file at the end (the device tool returns 8 files at most).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { echo "usage: $0 RESULTS_DIR [info] [tests] [native] [bench] [torch]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 RESULTS_DIR [info] [tests] [native] [train] [bench] [torch]" >&2; exit 2; }
 mkdir -p "$1"
 RESULTS=$(cd "$1" && pwd)
 shift
-STEPS=${*:-info tests native bench torch}
-T_TESTS=${T_TESTS:-420} T_NATIVE=${T_NATIVE:-120} T_SANITIZER=${T_SANITIZER:-240} T_BENCH=${T_BENCH:-540} T_TORCH=${T_TORCH:-420}
+STEPS=${*:-info tests native train bench torch}
+T_TESTS=${T_TESTS:-420} T_NATIVE=${T_NATIVE:-120} T_SANITIZER=${T_SANITIZER:-240} T_TRAIN=${T_TRAIN:-240}
+T_BENCH=${T_BENCH:-540} T_TORCH=${T_TORCH:-420}
+SANITIZER_TOOLS=${SANITIZER_TOOLS:-memcheck racecheck}
 
 # ---- the GPU, and its short name as GpuReport.slug derives it ("NVIDIA H100 80GB HBM3" -> h100)
 GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
@@ -98,7 +105,7 @@ step_tests() {
   if [ -n "$NO_GPU" ] && [ "${ALLOW_NO_GPU:-0}" != 1 ]; then record tests skipped "$NO_GPU"; return; fi
   local cmd=(env LD_LIBRARY_PATH="$JAVA_LD" $JAVA -jar "$(ls "$HERE"/lib/junit-platform-console-standalone-*.jar)" execute
     --class-path "$HERE/test-classes:$CP" --scan-class-path "$HERE/test-classes" --disable-banner --details=tree
-    --reports-dir "$RESULTS/junit-$GPU")
+    --reports-dir "$RESULTS/junit-$GPU" ${TEST_ARGS:-})
   header "${cmd[*]}" > "$log"
   bounded "$T_TESTS" "$log" "${cmd[@]}"
   local rc=$?
@@ -117,17 +124,39 @@ step_native() {
   if [ -n "$NO_GPU" ]; then record native skipped "$NO_GPU"; return; fi
   local ld=$HERE/native:$JAVA_LD log=$RESULTS/gpu-native-$GPU.txt
   header "$bin" > "$log"
-  bounded "$T_NATIVE" "$log" env LD_LIBRARY_PATH="$ld" "$bin"
+  bounded "$T_NATIVE" "$log" env LD_LIBRARY_PATH="$ld" "$bin" ${NATIVE_ARGS:-}
   local rc=$?
   [ $rc -eq 0 ] && record native ok "$log" || record native FAILED "exit $rc: $log"
   if [ -z "$SANITIZER" ]; then record sanitize skipped "compute-sanitizer not found"; return; fi
-  for tool in memcheck racecheck; do
+  for tool in $SANITIZER_TOOLS; do
     log=$RESULTS/gpu-native-$tool-$GPU.txt
-    header "$SANITIZER --tool $tool --error-exitcode 1 $bin" > "$log"
-    bounded "$T_SANITIZER" "$log" env LD_LIBRARY_PATH="$ld" "$SANITIZER" --tool "$tool" --error-exitcode 1 "$bin"
+    header "$SANITIZER --tool $tool --error-exitcode 1 $bin ${NATIVE_ARGS:-}" > "$log"
+    bounded "$T_SANITIZER" "$log" env LD_LIBRARY_PATH="$ld" "$SANITIZER" --tool "$tool" --error-exitcode 1 "$bin" ${NATIVE_ARGS:-}
     rc=$?
     [ $rc -eq 0 ] && record "$tool" ok "$log" || record "$tool" FAILED "exit $rc: $log"
   done
+}
+
+step_train() {
+  local log=$RESULTS/gpu-train-$GPU.log cli=$RESULTS/train-cli-$GPU.log
+  if [ -n "$NO_GPU" ]; then record train skipped "$NO_GPU"; return; fi
+  local cmd=(env LD_LIBRARY_PATH="$JAVA_LD" $JAVA -cp "$CP" org.sepconv.bench.gpu.TrainCheck --model mobilenetv2
+    --batch 256 --steps 50 --out "$RESULTS/gpu-train-$GPU.md")
+  header "${cmd[*]}" > "$log"
+  bounded "$T_TRAIN" "$log" "${cmd[@]}"
+  local rc=$?
+  tail -3 "$log"
+  [ $rc -eq 0 ] && record train ok "$RESULTS/gpu-train-$GPU.md" || record train FAILED "exit $rc: $log"
+  # the command line end to end on the device: one epoch of 50 steps, checkpoints, evaluation
+  local run=/tmp/sepconv-train-cli
+  rm -rf "$run"
+  cmd=(env LD_LIBRARY_PATH="$JAVA_LD" $JAVA -jar "$HERE/lib/sepconv.jar" train --device cuda --dataset synthetic
+    --model mobilenetv2 --limit-train 12800 --batch-size 256 --epochs 1 --out "$run")
+  header "${cmd[*]}" > "$cli"
+  bounded "$T_TRAIN" "$cli" "${cmd[@]}"
+  rc=$?
+  tail -2 "$cli"
+  [ $rc -eq 0 ] && [ -s "$run/last.safetensors" ] && record train-cli ok "$cli" || record train-cli FAILED "exit $rc: $cli"
 }
 
 step_bench() {
@@ -162,8 +191,8 @@ echo "GPU: ${GPU_NAME:-none} ($GPU); driver ${DRIVER:-none}; CUDA ${CUDA_VER:-no
 [ -z "$NO_GPU" ] || echo "$NO_GPU"
 for s in $STEPS; do
   case $s in
-    info|tests|native|bench|torch) echo "== $s"; "step_$s" ;;
-    *) echo "unknown step '$s' (info tests native bench torch)" >&2; record "$s" FAILED "unknown step" ;;
+    info|tests|native|train|bench|torch) echo "== $s"; "step_$s" ;;
+    *) echo "unknown step '$s' (info tests native train bench torch)" >&2; record "$s" FAILED "unknown step" ;;
   esac
 done
 printf '\n== summary (%s)\n%s' "$GPU" "$SUMMARY" | tee "$RESULTS/summary-$GPU.txt"

@@ -61,6 +61,14 @@ public final class Sepconv {
     return SepconvNative.sepconv_workspace_bytes();
   }
 
+  /** The name of CUDA device 0 ("NVIDIA H200"), or null where CUDA cannot be used. */
+  public static String cudaDeviceName() {
+    if (cudaUnavailableReason() != null) return null;
+    try (BytePointer name = new BytePointer(256)) {
+      return SepconvNative.sepconv_cuda_device_name(0, name, 256) == SepconvNative.OK ? name.getString() : null;
+    }
+  }
+
   /** Null if CUDA can be used, otherwise the plain reason why not. */
   public static String cudaUnavailableReason() {
     int st = SepconvNative.sepconv_cuda_available();

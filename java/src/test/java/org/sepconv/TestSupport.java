@@ -9,8 +9,6 @@ import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.function.BiConsumer;
-import org.sepconv.ops.Exec;
 
 /** Shared helpers: direct buffers, random data, and the one comparison every kernel test uses. */
 public final class TestSupport {
@@ -81,29 +79,6 @@ public final class TestSupport {
     } finally {
       Sepconv.setIsa(null);
     }
-  }
-
-  /**
-   * Our helper_test_op: runs {@code op} once with the reference and then with the fast kernel
-   * under every ISA, each time on fresh copies of {@code init} (poisoned for outputs that are
-   * overwritten, real values for outputs that accumulate), and compares every output.
-   */
-  public static void checkOp(String tag, FloatBuffer[] init, BiConsumer<Exec, FloatBuffer[]> op) {
-    FloatBuffer[] ref = copies(init);
-    op.accept(Exec.CPU_REFERENCE, ref);
-    for (Sepconv.Isa isa : isas())
-      withIsa(isa, () -> {
-        FloatBuffer[] out = copies(init);
-        op.accept(Exec.CPU, out);
-        for (int i = 0; i < out.length; i++)
-          assertClose(tag + " " + isa + " output " + i, out[i], ref[i], init[i].capacity());
-      });
-  }
-
-  private static FloatBuffer[] copies(FloatBuffer[] init) {
-    FloatBuffer[] out = new FloatBuffer[init.length];
-    for (int i = 0; i < init.length; i++) out[i] = copy(init[i]);
-    return out;
   }
 
   public static double dot(FloatBuffer a, FloatBuffer b, long n) {

@@ -7,8 +7,8 @@ import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import org.sepconv.ops.Exec;
 import org.sepconv.ops.Ops;
+import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Tensor;
 
 /**
@@ -98,10 +98,33 @@ public final class Variable implements AutoCloseable {
     return this;
   }
 
-  /** The gradient buffer, zero-filled on first use; ops add into it. */
+  /** The gradient buffer, zero-filled on first use, on the value's device; ops add into it. */
   public Tensor gradBuffer() {
-    if (grad == null) grad = Tensor.zeros(value().shape());
+    if (grad == null) grad = Tensor.zeros(value().shape(), value().device());
     return grad;
+  }
+
+  /**
+   * Moves this leaf's value (and gradient, if any) to {@code device}: the old memory is freed,
+   * so every holder of this variable sees the moved tensor. {@link org.sepconv.nn.Module#to}
+   * moves a model's parameters this way.
+   */
+  public void to(Device device) {
+    if (!leaf) throw new IllegalStateException("only a leaf can be moved, not the result of " + op);
+    if (value().device() == device) return;
+    Tensor moved = value.to(device);
+    value.close();
+    value = moved;
+    if (grad != null) {
+      Tensor g = grad.to(device);
+      grad.close();
+      grad = g;
+    }
+  }
+
+  /** Frees {@code c} with this result (memory an op's backward needs beyond its saved tensors). */
+  void keep(AutoCloseable c) {
+    saved.add(c);
   }
 
   /**
@@ -111,7 +134,7 @@ public final class Variable implements AutoCloseable {
    */
   public void accumulate(java.util.function.Consumer<Tensor> writer) {
     if (grad == null) {
-      Tensor g = Tensor.empty(value().shape());
+      Tensor g = Tensor.empty(value().shape(), value().device());
       try {
         writer.accept(g);
       } catch (RuntimeException e) {
@@ -121,9 +144,9 @@ public final class Variable implements AutoCloseable {
       grad = g;
       return;
     }
-    try (Tensor tmp = Tensor.empty(value().shape())) {
+    try (Tensor tmp = Tensor.empty(value().shape(), value().device())) {
       writer.accept(tmp);
-      Ops.add(Exec.CPU, grad.size(), grad.buffer(), tmp.buffer(), grad.buffer());
+      Ops.add(grad, tmp, grad);
     }
   }
 
@@ -139,7 +162,7 @@ public final class Variable implements AutoCloseable {
   public void backward() {
     if (value().size() != 1)
       throw new IllegalStateException("backward() needs a scalar result, got shape " + value.shape() + "; pass a seed gradient");
-    try (Tensor seed = Tensor.of(new float[] {1f}, value.shape().dims())) {
+    try (Tensor seed = Tensor.full(value.shape(), 1f, value.device())) {
       backward(seed);
     }
   }
@@ -150,7 +173,7 @@ public final class Variable implements AutoCloseable {
     if (!seed.shape().equals(value().shape()))
       throw new IllegalArgumentException("seed: expected shape " + value.shape() + ", got " + seed.shape());
     List<Variable> order = topologicalOrder();
-    if (grad == null) grad = seed.copy();
+    if (grad == null) grad = seed.to(value.device());
     else grad.copyFrom(seed);
     Collections.reverse(order);
     for (Variable v : order) {

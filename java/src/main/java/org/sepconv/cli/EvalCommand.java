@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sepconv.data.Dataset;
 import org.sepconv.nn.Module;
+import org.sepconv.tensor.Device;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.Evaluator;
 import org.sepconv.train.TrainConfig;
@@ -40,14 +41,16 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (batchSize < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--batch-size must be >= 1, got " + batchSize);
-    machine.apply(spec);
+    Device device = machine.apply(spec);
     Checkpoint ck = Checkpoint.read(checkpoint);
     TrainConfig cfg = ck.config();
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
     String[] names = ck.classNames();
     if (test.classes().length != names.length)
       throw new IllegalArgumentException(checkpoint + " has " + names.length + " classes, the test set " + test.classes().length);
-    try (Module model = ck.loadModel(checkpoint)) {
+    Module model = ck.loadModel(checkpoint);
+    try (model) {
+      model.to(device);
       Evaluator.Result r = Evaluator.evaluate(model, test, ck.mean(), ck.std(), batchSize);
       out.printf(Locale.ROOT, "%s (%s, epoch %d) on %s test (%d images): loss %.4f, accuracy %.4f, %.0f img/s%n",
           checkpoint, cfg.model(), ck.epochsDone(), cfg.dataset(), r.images(), r.loss(), r.accuracy(), r.imagesPerSecond());

@@ -1,6 +1,7 @@
 package org.sepconv.cli;
 
 import org.sepconv.Sepconv;
+import org.sepconv.tensor.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -16,24 +17,32 @@ final class MachineOptions {
   @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "native threads, 0 = one per core (default: ${DEFAULT-VALUE})")
   int threads;
 
-  /** Checks both flags (a bad value is a bad command line of {@code spec}) and sets the thread count. */
-  void apply(CommandSpec spec) {
+  /**
+   * Checks both flags (a bad value is a bad command line of {@code spec}), sets the thread count
+   * and returns the device, which must be usable (else one line says why: no CUDA in this build,
+   * no driver, no device).
+   */
+  Device apply(CommandSpec spec) {
     int max = THREADS_PER_CORE * Runtime.getRuntime().availableProcessors();
     if (threads < 0 || threads > max)
       throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be in [0, " + max + "] (0 = one per "
           + "core; this machine has " + Runtime.getRuntime().availableProcessors() + "), got " + threads);
     if (!device.equals("cpu") && !device.equals("cuda"))
       throw new CommandLine.ParameterException(spec.commandLine(), "--device must be cpu or cuda, got '" + device + "'");
-    checkDevice(device);
     if (threads > 0) Sepconv.setNumThreads(threads);
+    return usable(device);
   }
 
-  /** --device: cpu, or cuda with the reason it cannot be used (not a command-line error: exit 1). */
-  static void checkDevice(String device) {
-    if (device.equals("cpu")) return;
+  /** The device named by --device, or one line on why CUDA cannot be used (not a command-line error: exit 1). */
+  static Device usable(String device) {
+    if (device.equals("cpu")) return Device.CPU;
     String why = Sepconv.cudaUnavailableReason();
     if (why != null) throw new IllegalArgumentException("--device cuda: " + why + "; use --device cpu");
-    throw new IllegalArgumentException("--device cuda: a GPU is present, but training on it is not in this build yet "
-        + "(the CUDA kernels are not wired into the Java tensors); use --device cpu");
+    return Device.CUDA;
+  }
+
+  /** Whether --device was given on the command line of {@code spec}. */
+  static boolean given(CommandSpec spec) {
+    return spec.commandLine().getParseResult().hasMatchedOption("--device");
   }
 }

@@ -12,10 +12,12 @@ import org.sepconv.autograd.Variable;
 import org.sepconv.data.ImageFiles;
 import org.sepconv.models.Models;
 import org.sepconv.nn.Module;
+import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Tensor;
 import org.sepconv.train.Checkpoint;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -38,12 +40,15 @@ final class PredictCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "PATH", description = "image files, or folders of .png/.jpg/.jpeg files")
   List<Path> paths;
 
+  @Mixin MachineOptions machine = new MachineOptions();
+
   PredictCommand(PrintStream out) {
     this.out = out;
   }
 
   @Override
   public Integer call() {
+    Device device = machine.apply(spec);
     Checkpoint ck = Checkpoint.read(checkpoint);
     String[] names = ck.classNames();
     if (topK < 1 || topK > names.length)
@@ -53,13 +58,15 @@ final class PredictCommand implements Callable<Integer> {
     float[] mean = ck.mean(), std = ck.std();
     List<ImageFiles.Image> images = new ArrayList<>();
     for (Path p : paths) images.addAll(ImageFiles.load(p, channels, size));
-    try (Module model = ck.loadModel(checkpoint); GradMode.Guard g = GradMode.noGrad()) {
-      model.eval();
+    Module model = ck.loadModel(checkpoint);
+    try (model; GradMode.Guard g = GradMode.noGrad()) {
+      model.to(device).eval();
       int batch = 64;
       for (int at = 0; at < images.size(); at += batch) {
         List<ImageFiles.Image> part = images.subList(at, Math.min(images.size(), at + batch));
-        try (Tensor x = normalised(part, channels, size, mean, std); Scope s = Scope.open()) {
-          Tensor logits = model.forward(Variable.leaf(x, false)).value();
+        try (Tensor host = normalised(part, channels, size, mean, std); Tensor x = host.to(device);
+            Scope s = Scope.open()) {
+          float[] logits = model.forward(Variable.leaf(x, false)).value().toArray();
           for (int i = 0; i < part.size(); i++) out.println(part.get(i).path() + ": " + top(logits, i, names));
         }
       }
@@ -81,12 +88,12 @@ final class PredictCommand implements Callable<Integer> {
     return Tensor.of(v, part.size(), c, size, size);
   }
 
-  private String top(Tensor logits, int row, String[] names) {
+  private String top(float[] logits, int row, String[] names) {
     int k = names.length;
     double[] p = new double[k];
     double max = Double.NEGATIVE_INFINITY, sum = 0;
-    for (int j = 0; j < k; j++) max = Math.max(max, logits.get((long) row * k + j));
-    for (int j = 0; j < k; j++) sum += p[j] = Math.exp(logits.get((long) row * k + j) - max);
+    for (int j = 0; j < k; j++) max = Math.max(max, logits[row * k + j]);
+    for (int j = 0; j < k; j++) sum += p[j] = Math.exp(logits[row * k + j] - max);
     Integer[] order = new Integer[k];
     for (int j = 0; j < k; j++) order[j] = j;
     java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.sepconv.Sepconv;
 import org.sepconv.data.Dataset;
+import org.sepconv.tensor.Device;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.TrainConfig;
 import org.sepconv.train.Trainer;
@@ -100,10 +101,11 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     if (resume && overwrite) throw usage("--resume and --overwrite contradict each other: give one of them");
-    machine.apply(spec);
-    TrainConfig cfg = resume ? resumedConfig() : config(() -> new TrainConfig(m.model, m.variant, m.widthMult,
+    Device device = machine.apply(spec);
+    TrainConfig cfg = resume ? resumedConfig(device) : config(() -> new TrainConfig(m.model, m.variant, m.widthMult,
         m.classes != null ? m.classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer,
-        lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed));
+        lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device));
+    if (cfg.device() != device) MachineOptions.usable(cfg.device().name().toLowerCase(Locale.ROOT)); // a resumed run's own
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
     if (cfg.limitTrain() > train.size())
@@ -111,9 +113,10 @@ final class TrainCommand implements Callable<Integer> {
           + cfg.limitTrain());
     if (cfg.limitTrain() > 0) train = train.subset(cfg.limitTrain(), cfg.seed());
     out.printf(Locale.ROOT, "train: %s (%s, %d classes, width %s) on %s: %d train / %d test images of %dx%dx%d; "
-            + "%d epochs, batch %d, %s lr %s (%s), %d threads, out %s%n", cfg.model(), cfg.variant(), cfg.classes(),
+            + "%d epochs, batch %d, %s lr %s (%s), on %s, %d threads, out %s%n", cfg.model(), cfg.variant(), cfg.classes(),
         cfg.widthMult(), cfg.dataset(), train.size(), test.size(), train.channels(), train.height(), train.width(),
-        cfg.epochs(), cfg.batchSize(), cfg.optimizer(), cfg.lr(), cfg.schedule(), Sepconv.numThreads(), outDir);
+        cfg.epochs(), cfg.batchSize(), cfg.optimizer(), cfg.lr(), cfg.schedule(), Devices.describe(cfg.device()),
+        Sepconv.numThreads(), outDir);
 
     Trainer trainer = new Trainer(cfg, train, test, outDir, out, System.console() != null);
     Trainer.Start start = resume ? Trainer.Start.RESUME : overwrite ? Trainer.Start.OVERWRITE : Trainer.Start.NEW;
@@ -142,9 +145,10 @@ final class TrainCommand implements Callable<Integer> {
 
   /**
    * The checkpoint's settings. A flag given on this command line must agree with them, except
-   * --epochs, which may extend the run (not cut it below the epochs already done).
+   * --epochs, which may extend the run (not cut it below the epochs already done), and
+   * --device: a run may go on on another device (the stored one is used when none is given).
    */
-  private TrainConfig resumedConfig() {
+  private TrainConfig resumedConfig(Device device) {
     Path last = Trainer.lastCheckpoint(outDir);
     if (!Files.exists(last))
       throw new IllegalArgumentException("--resume: there is no run to continue in " + outDir + " (no " + last.getFileName()
@@ -163,11 +167,12 @@ final class TrainCommand implements Callable<Integer> {
         given.test("--warmup-epochs") ? warmupEpochs : s.warmupEpochs(),
         given.test("--label-smoothing") ? labelSmoothing : s.labelSmoothing(),
         given.test("--crop-pad") ? cropPad : s.cropPad(), given.test("--flip") ? flip : s.flip(),
-        given.test("--cutout") ? cutout : s.cutout(), given.test("--seed") ? seed : s.seed()));
+        given.test("--cutout") ? cutout : s.cutout(), given.test("--seed") ? seed : s.seed(),
+        given.test("--device") ? device : s.device()));
     Map<String, String> stored = s.toMetadata(), wanted = mine.toMetadata();
     List<String> conflicts = new ArrayList<>();
     for (String key : wanted.keySet())
-      if (!key.equals("config.epochs") && !wanted.get(key).equals(stored.get(key)))
+      if (!key.equals("config.epochs") && !key.equals("config.device") && !wanted.get(key).equals(stored.get(key)))
         conflicts.add("--" + key.substring("config.".length()).replace('_', '-') + " " + wanted.get(key) + " (the run has "
             + stored.get(key) + ")");
     if (!conflicts.isEmpty())

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sepconv.nn.Module;
+import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Shape;
 import org.sepconv.tensor.Tensor;
 
@@ -150,7 +151,8 @@ public final class SafeTensors {
   }
 
   private static void writeTensor(FileChannel ch, ByteBuffer chunk, Tensor t, DType dt) throws IOException {
-    FloatBuffer src = t.buffer();
+    // checkpoint staging: a device tensor comes to the host to be written
+    FloatBuffer src = t.device() == Device.CPU ? t.buffer() : FloatBuffer.wrap(t.toArray());
     int n = (int) t.size(), per = CHUNK / dt.bytes;
     for (int at = 0; at < n; at += per) {
       int m = Math.min(per, n - at);

@@ -9,6 +9,7 @@ import org.sepconv.io.SafeTensors;
 import org.sepconv.nn.BatchNorm2d;
 import org.sepconv.nn.Conv2d;
 import org.sepconv.nn.Module;
+import org.sepconv.tensor.Shape;
 import org.sepconv.tensor.Tensor;
 
 /** Inference export: a state dict with every batch norm folded into the conv before it. */
@@ -61,7 +62,7 @@ public final class Export {
       if (child instanceof Conv2d conv && next instanceof BatchNorm2d bn
           && bn.channels() == conv.outChannels() && bn.runningMean() != null) {
         Tensor w = conv.weight().value().copy();
-        Tensor b = conv.bias() == null ? Tensor.zeros(conv.outChannels()) : conv.bias().value().copy();
+        Tensor b = conv.bias() == null ? Tensor.zeros(Shape.of(conv.outChannels()), w.device()) : conv.bias().value().copy();
         out.put(name + "weight", w);
         out.put(name + "bias", b);
         bn.foldInto(w, b);

@@ -49,7 +49,7 @@ public final class MobileNetV2 extends Module {
     Linear fc = new Linear(last, numClasses, true, rng);
     Init.normal(fc.weight().value(), 0.01, rng);
     fc.bias().value().fill(0f);
-    classifier = register("classifier", new Sequential(new Dropout(0.2f, new Random(rng.nextLong())), fc));
+    classifier = register("classifier", new Sequential(new Dropout(0.2f, rng.nextLong()), fc));
   }
 
   /** torchvision's mobilenet_v2 for 224x224 inputs. */

@@ -31,8 +31,8 @@ import org.sepconv.tensor.Tensor;
 public final class BatchNorm2d extends Module {
   private final int channels;
   private final float eps, momentum;
-  private final Variable weight, bias;
-  private final Tensor runningMean, runningVar, numBatchesTracked;
+  private final Variable weight, bias, runningMean, runningVar;
+  private final Tensor numBatchesTracked;
 
   /** eps 1e-5, momentum 0.1, affine, tracking running statistics: PyTorch's defaults. */
   public BatchNorm2d(int channels) {
@@ -47,21 +47,18 @@ public final class BatchNorm2d extends Module {
     this.eps = eps;
     this.momentum = momentum;
     if (affine) {
-      Tensor g = Tensor.empty(Shape.of(channels));
-      g.fill(1f);
-      weight = param("weight", g);
+      weight = param("weight", Tensor.full(Shape.of(channels), 1f));
       bias = param("bias", Tensor.zeros(channels));
     } else {
       weight = bias = null;
     }
     if (trackRunningStats) {
       runningMean = buffer("running_mean", Tensor.zeros(channels));
-      Tensor v = Tensor.empty(Shape.of(channels));
-      v.fill(1f);
-      runningVar = buffer("running_var", v);
-      numBatchesTracked = buffer("num_batches_tracked", Tensor.zeros(Shape.of()));
+      runningVar = buffer("running_var", Tensor.full(Shape.of(channels), 1f));
+      numBatchesTracked = hostBuffer("num_batches_tracked", Tensor.zeros(Shape.of()));
     } else {
-      runningMean = runningVar = numBatchesTracked = null;
+      runningMean = runningVar = null;
+      numBatchesTracked = null;
     }
   }
 
@@ -75,9 +72,11 @@ public final class BatchNorm2d extends Module {
     if (x.value().shape().rank() != 4 || x.value().shape().get(1) != channels)
       throw new IllegalArgumentException("x: expected [n][" + channels + "][h][w], got " + x.value().shape());
     boolean batchStats = isTraining() || runningMean == null;
-    Variable y = F.batchNorm(x, weight, bias, runningMean, runningVar, batchStats, momentum, eps, act);
+    Variable y = F.batchNorm(x, weight, bias, runningMean == null ? null : runningMean.value(),
+        runningVar == null ? null : runningVar.value(), batchStats, momentum, eps, act);
+    // PyTorch's int64 counter, kept as a host float that never moves to a device: no device read
     if (isTraining() && numBatchesTracked != null)
-      numBatchesTracked.buffer().put(0, numBatchesTracked.get(0) + 1);
+      numBatchesTracked.buffer().put(0, numBatchesTracked.buffer().get(0) + 1);
     return Trace.record(this, act == Activation.NONE ? null : act.name(), y);
   }
 
@@ -90,9 +89,8 @@ public final class BatchNorm2d extends Module {
     if (runningMean == null) throw new IllegalStateException("a norm without running statistics cannot be folded");
     if (convWeight.shape().get(0) != channels || convBias.size() != channels)
       throw new IllegalArgumentException("conv: expected " + channels + " output channels, got weight " + convWeight.shape() + " bias " + convBias.shape());
-    Ops.batchNormFold(channels, convWeight.size() / channels, convWeight.buffer(), convBias.buffer(),
-        weight == null ? null : weight.value().buffer(), bias == null ? null : bias.value().buffer(),
-        runningMean.buffer(), runningVar.buffer(), eps);
+    Ops.batchNormFold(channels, convWeight.size() / channels, convWeight, convBias, weight == null ? null : weight.value(),
+        bias == null ? null : bias.value(), runningMean.value(), runningVar.value(), eps);
   }
 
   public int channels() { return channels; }
@@ -106,7 +104,7 @@ public final class BatchNorm2d extends Module {
   public Variable bias() { return bias; }
 
   /** Null when not tracking running statistics, as are the other two buffers. */
-  public Tensor runningMean() { return runningMean; }
-  public Tensor runningVar() { return runningVar; }
+  public Tensor runningMean() { return runningMean == null ? null : runningMean.value(); }
+  public Tensor runningVar() { return runningVar == null ? null : runningVar.value(); }
   public Tensor numBatchesTracked() { return numBatchesTracked; }
 }

@@ -1,6 +1,5 @@
 package org.sepconv.nn;
 
-import java.nio.FloatBuffer;
 import java.util.Random;
 import org.sepconv.tensor.Tensor;
 
@@ -23,15 +22,17 @@ public final class Init {
     normal(w, Math.sqrt(2.0 / fanOut), rng);
   }
 
-  /** N(0, std^2) in every element. */
+  /** N(0, std^2) in every element (drawn on the host, copied to the tensor's device). */
   public static void normal(Tensor t, double std, Random rng) {
-    FloatBuffer b = t.buffer();
-    for (int i = 0; i < b.capacity(); i++) b.put(i, (float) (rng.nextGaussian() * std));
+    float[] v = new float[(int) t.size()];
+    for (int i = 0; i < v.length; i++) v[i] = (float) (rng.nextGaussian() * std);
+    t.copyFrom(v);
   }
 
-  /** U(-bound, bound) in every element. */
+  /** U(-bound, bound) in every element (drawn on the host, copied to the tensor's device). */
   public static void uniform(Tensor t, double bound, Random rng) {
-    FloatBuffer b = t.buffer();
-    for (int i = 0; i < b.capacity(); i++) b.put(i, (float) ((rng.nextDouble() * 2 - 1) * bound));
+    float[] v = new float[(int) t.size()];
+    for (int i = 0; i < v.length; i++) v[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+    t.copyFrom(v);
   }
 }

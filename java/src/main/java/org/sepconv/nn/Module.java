@@ -1,22 +1,28 @@
 package org.sepconv.nn;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import org.sepconv.autograd.Variable;
+import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Tensor;
 
 /**
  * A layer or a model: named parameters (leaves that require grad), named buffers (state that
  * is saved but not trained, e.g. BN's running statistics) and named children. Names join with
  * dots in registration order, as torchvision's state-dict keys do ({@code features.0.0.weight}).
- * A module owns its parameters and buffers: {@link #close()} frees them.
+ * A module owns its parameters and buffers: {@link #close()} frees them. {@link #to(Device)}
+ * moves them to a device (except the host buffers, counters that stay on the host); the
+ * layers' forward then runs there, on inputs that live there.
  */
 public abstract class Module implements AutoCloseable {
   private final Map<String, Variable> params = new LinkedHashMap<>();
-  private final Map<String, Tensor> buffers = new LinkedHashMap<>();
+  private final Map<String, Variable> buffers = new LinkedHashMap<>(); // leaves without grad, so that to() moves them in place
+  private final Set<String> hostBuffers = new HashSet<>();
   private final Map<String, Module> children = new LinkedHashMap<>();
   private boolean training = true;
 
@@ -36,10 +42,41 @@ public abstract class Module implements AutoCloseable {
     return v;
   }
 
-  protected final Tensor buffer(String name, Tensor value) {
+  /** Registers saved, untrained state; the returned variable's value follows the module to its device. */
+  protected final Variable buffer(String name, Tensor value) {
     checkName(name);
-    buffers.put(name, value);
+    Variable v = Variable.leaf(value, false);
+    buffers.put(name, v);
+    return v;
+  }
+
+  /** Registers saved state that stays in host memory whatever the module's device (a step counter, say). */
+  protected final Tensor hostBuffer(String name, Tensor value) {
+    buffer(name, value);
+    hostBuffers.add(name);
     return value;
+  }
+
+  /**
+   * Moves every parameter and buffer of this module and its descendants to {@code device}, in
+   * place (the variables stay the same objects, so an optimizer built on them follows), and
+   * returns this module. Host buffers stay on the host.
+   */
+  public final Module to(Device device) {
+    if (device == null) throw new IllegalArgumentException("device must not be null");
+    params.values().forEach(v -> v.to(device));
+    buffers.forEach((k, v) -> {
+      if (!hostBuffers.contains(k)) v.to(device);
+    });
+    children.values().forEach(m -> m.to(device));
+    return this;
+  }
+
+  /** Where the module's parameters (or, lacking any, its buffers) live; a module with neither has no device. */
+  public final Device device() {
+    for (Variable v : parameters()) return v.value().device();
+    for (Tensor t : namedBuffers().values()) return t.device();
+    throw new IllegalStateException(getClass().getSimpleName() + " has no parameters or buffers, so no device");
   }
 
   private void checkName(String name) {
@@ -67,7 +104,7 @@ public abstract class Module implements AutoCloseable {
 
   private void collect(String prefix, Map<String, Variable> ps, Map<String, Tensor> bs) {
     if (ps != null) params.forEach((k, v) -> ps.put(prefix + k, v));
-    if (bs != null) buffers.forEach((k, v) -> bs.put(prefix + k, v));
+    if (bs != null) buffers.forEach((k, v) -> bs.put(prefix + k, v.value()));
     children.forEach((k, m) -> m.collect(prefix + k + ".", ps, bs));
   }
 
@@ -90,7 +127,7 @@ public abstract class Module implements AutoCloseable {
 
   private void stateInto(String prefix, Map<String, Tensor> out) {
     params.forEach((k, v) -> out.put(prefix + k, v.value()));
-    buffers.forEach((k, v) -> out.put(prefix + k, v));
+    buffers.forEach((k, v) -> out.put(prefix + k, v.value()));
     children.forEach((k, m) -> m.stateInto(prefix + k + ".", out));
   }
 
@@ -145,7 +182,7 @@ public abstract class Module implements AutoCloseable {
   @Override
   public void close() {
     params.values().forEach(Variable::close);
-    buffers.values().forEach(Tensor::close);
+    buffers.values().forEach(Variable::close);
     children.values().forEach(Module::close);
   }
 }

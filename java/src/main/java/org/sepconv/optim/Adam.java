@@ -1,10 +1,9 @@
 package org.sepconv.optim;
 
-import java.nio.FloatBuffer;
 import java.util.List;
 import org.sepconv.autograd.Variable;
-import org.sepconv.ops.Exec;
 import org.sepconv.ops.Ops;
+import org.sepconv.tensor.Tensor;
 
 /**
  * Adam (Kingma and Ba, 2015, arXiv:1412.6980) exactly as {@code torch.optim.Adam} (amsgrad=False,
@@ -48,8 +47,8 @@ public class Adam extends Optimizer {
   }
 
   @Override
-  protected final void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lr) {
-    Ops.adamUpdate(Exec.CPU, n, p, g, s[0], s[1], lr, beta1, beta2, eps, weightDecay, decoupled, step);
+  protected final void update(Tensor p, Tensor g, Tensor[] s, long step, double lr) {
+    Ops.adamUpdate(p, g, s[0], s[1], lr, beta1, beta2, eps, weightDecay, decoupled, step);
   }
 
   public double beta1() {

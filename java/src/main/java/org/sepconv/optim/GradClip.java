@@ -1,7 +1,7 @@
 package org.sepconv.optim;
 
-import java.nio.FloatBuffer;
 import org.sepconv.autograd.Variable;
+import org.sepconv.ops.Ops;
 import org.sepconv.tensor.Tensor;
 
 /** Gradient clipping, as {@code torch.nn.utils.clip_grad_norm_}. */
@@ -20,12 +20,7 @@ public final class GradClip {
     double sum = 0;
     for (Variable v : params) {
       Tensor g = v.grad();
-      if (g == null) continue;
-      FloatBuffer b = g.buffer();
-      for (int i = 0, n = (int) g.size(); i < n; i++) {
-        double x = b.get(i);
-        sum += x * x;
-      }
+      if (g != null) sum += Ops.sumSquares(g); // one number per gradient comes to the host: the norm decides the scale
     }
     double norm = Math.sqrt(sum);
     double coef = maxNorm / (norm + 1e-6);
@@ -33,9 +28,7 @@ public final class GradClip {
     float c = (float) coef;
     for (Variable v : params) {
       Tensor g = v.grad();
-      if (g == null) continue;
-      FloatBuffer b = g.buffer();
-      for (int i = 0, n = (int) g.size(); i < n; i++) b.put(i, b.get(i) * c);
+      if (g != null) Ops.scale(c, g, g);
     }
     return norm;
   }

@@ -22,7 +22,8 @@ import org.sepconv.tensor.Tensor;
  * <p>State: each subclass names its per-parameter slots (e.g. {@code exp_avg}); a slot tensor
  * of the parameter's shape is allocated, zero-filled, the first time that parameter gets a
  * gradient, and reused from then on, so a step allocates no tensors after the first. The state
- * is off-heap and freed by {@link #close()}.
+ * lives on the parameter's device (it follows a parameter that moves) and is freed by
+ * {@link #close()}; the updates run there.
  *
  * <p>{@link #stateDict()} keys, with {@code i} the parameter's index in the list:
  * <ul>
@@ -38,7 +39,6 @@ public abstract class Optimizer implements AutoCloseable {
   private final String[] slots;
   private final long[] steps;
   private final Tensor[][] state; // [param][slot], null until the parameter's first update
-  private final FloatBuffer[][] stateBuf; // cached views of state, so step() creates none
   private Tensor stepTensor;
   private double lr;
   private boolean closed;
@@ -61,17 +61,16 @@ public abstract class Optimizer implements AutoCloseable {
     this.slots = slots.clone();
     this.steps = new long[params.size()];
     this.state = new Tensor[params.size()][];
-    this.stateBuf = new FloatBuffer[params.size()][];
     setLr(lr);
   }
 
   /**
-   * Updates one parameter in place. {@code p}, {@code g} and the slot buffers {@code s} (in
-   * the order of the constructor's slots) hold {@code n} floats; {@code step} is this
-   * parameter's update count including this one (1 on its first update, when every slot is
-   * zero).
+   * Updates one parameter in place. {@code p}, {@code g} and the slot tensors {@code s} (in
+   * the order of the constructor's slots) have one shape and live on one device; {@code step}
+   * is this parameter's update count including this one (1 on its first update, when every
+   * slot is zero).
    */
-  protected abstract void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lr);
+  protected abstract void update(Tensor p, Tensor g, Tensor[] s, long step, double lr);
 
   /** One update of every parameter that has a gradient. */
   public final void step() {
@@ -83,9 +82,10 @@ public abstract class Optimizer implements AutoCloseable {
       Tensor p = v.value();
       if (!g.shape().equals(p.shape()))
         throw new IllegalStateException("params[" + i + "]: gradient shape " + g.shape() + " != value shape " + p.shape());
-      if (state[i] == null) allocate(i, p.shape());
+      if (state[i] == null) allocate(i, p);
+      else if (state[i].length > 0 && state[i][0].device() != p.device()) follow(i, p);
       steps[i]++;
-      update(p.buffer(), g.buffer(), stateBuf[i], steps[i], (int) p.size(), lr);
+      update(p, g, state[i], steps[i], lr);
     }
   }
 
@@ -119,7 +119,7 @@ public abstract class Optimizer implements AutoCloseable {
    */
   public final Map<String, Tensor> stateDict() {
     ensureOpen();
-    if (stepTensor == null) stepTensor = Tensor.zeros(params.size());
+    if (stepTensor == null) stepTensor = Tensor.zeros(params.size()); // the step counts are host numbers
     FloatBuffer sb = stepTensor.buffer();
     for (int i = 0; i < steps.length; i++) sb.put(i, (float) steps[i]);
     Map<String, Tensor> out = new LinkedHashMap<>();
@@ -146,9 +146,9 @@ public abstract class Optimizer implements AutoCloseable {
     else if (!st.shape().equals(Shape.of(params.size())))
       problems.add("step expected shape [" + params.size() + "] got " + st.shape());
     else {
-      FloatBuffer b = st.buffer();
+      float[] b = st.toArray(); // the step counts come to the host, where they are kept
       for (int i = 0; i < loaded.length; i++) {
-        float f = b.get(i);
+        float f = b[i];
         if (!(f >= 0) || f != Math.rint(f) || f > (1 << 24)) problems.add("step[" + i + "] is not a step count: " + f);
         else loaded[i] = (long) f;
       }
@@ -174,32 +174,36 @@ public abstract class Optimizer implements AutoCloseable {
         freeState(i);
         continue;
       }
-      if (state[i] == null) allocate(i, params.get(i).value().shape());
+      if (state[i] == null) allocate(i, params.get(i).value());
       for (int k = 0; k < slots.length; k++) state[i][k].copyFrom(dict.get(i + "." + slots[k]));
     }
   }
 
-  private void allocate(int i, Shape shape) {
+  /** Zeroed slots for parameter i, shaped and placed as {@code like}. */
+  private void allocate(int i, Tensor like) {
     Tensor[] ts = new Tensor[slots.length];
-    FloatBuffer[] bs = new FloatBuffer[slots.length];
     try {
-      for (int k = 0; k < slots.length; k++) {
-        ts[k] = Tensor.zeros(shape);
-        bs[k] = ts[k].buffer();
-      }
+      for (int k = 0; k < slots.length; k++) ts[k] = Tensor.zeros(like.shape(), like.device());
     } catch (RuntimeException | Error e) {
       for (Tensor t : ts) if (t != null) t.close();
       throw e;
     }
     state[i] = ts;
-    stateBuf[i] = bs;
+  }
+
+  /** Moves parameter i's slots to the device its parameter moved to. */
+  private void follow(int i, Tensor p) {
+    for (int k = 0; k < slots.length; k++) {
+      Tensor moved = state[i][k].to(p.device());
+      state[i][k].close();
+      state[i][k] = moved;
+    }
   }
 
   private void freeState(int i) {
     if (state[i] == null) return;
     for (Tensor t : state[i]) t.close();
     state[i] = null;
-    stateBuf[i] = null;
   }
 
   private void ensureOpen() {

@@ -1,10 +1,9 @@
 package org.sepconv.optim;
 
-import java.nio.FloatBuffer;
 import java.util.List;
 import org.sepconv.autograd.Variable;
-import org.sepconv.ops.Exec;
 import org.sepconv.ops.Ops;
+import org.sepconv.tensor.Tensor;
 
 /**
  * Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay,
@@ -45,8 +44,8 @@ public final class SGD extends Optimizer {
   }
 
   @Override
-  protected void update(FloatBuffer p, FloatBuffer g, FloatBuffer[] s, long step, int n, double lr) {
-    Ops.sgdUpdate(Exec.CPU, n, p, g, momentum == 0 ? null : s[0], lr, momentum, dampening, weightDecay, nesterov, step);
+  protected void update(Tensor p, Tensor g, Tensor[] s, long step, double lr) {
+    Ops.sgdUpdate(p, g, momentum == 0 ? null : s[0], lr, momentum, dampening, weightDecay, nesterov, step);
   }
 
   public double momentum() {

@@ -24,6 +24,19 @@ public final class HostMemory {
 
   private HostMemory() {}
 
+  /** The host's {@link Allocator}. */
+  static final Allocator ALLOCATOR = new Allocator() {
+    @Override
+    public Pointer allocate(long bytes) {
+      return HostMemory.allocate(bytes);
+    }
+
+    @Override
+    public void release(Pointer p, long bytes) {
+      HostMemory.release(p, bytes);
+    }
+  };
+
   /** The bytes actually reserved for a request of {@code bytes}. */
   static long sizeClass(long bytes) {
     if (bytes < MIN_CACHED) return bytes;

@@ -1,6 +1,5 @@
 package org.sepconv.train;
 
-import java.nio.FloatBuffer;
 import java.util.function.BooleanSupplier;
 import org.sepconv.autograd.F;
 import org.sepconv.autograd.GradMode;
@@ -11,6 +10,11 @@ import org.sepconv.data.Batch;
 import org.sepconv.data.Dataset;
 import org.sepconv.data.Loader;
 import org.sepconv.nn.Module;
+import org.sepconv.ops.Ops;
+import org.sepconv.tensor.DType;
+import org.sepconv.tensor.Device;
+import org.sepconv.tensor.Shape;
+import org.sepconv.tensor.Tensor;
 
 /** Test-set evaluation: mean cross-entropy (no smoothing), accuracy and per-class accuracy. */
 public final class Evaluator {
@@ -43,12 +47,14 @@ public final class Evaluator {
     long t0 = System.nanoTime();
     try (GradMode.Guard g = GradMode.noGrad();
         Loader loader = new Loader(data, batchSize, false, Augment.NONE, mean, std, mean.length, 0, 0, 2)) {
+      Device device = model.device();
       while (loader.hasNext()) {
         if (stop.getAsBoolean()) return null;
-        try (Batch b = loader.next(); Scope s = Scope.open()) {
-          Variable logits = model.forward(Variable.leaf(b.images(), false));
-          lossSum += F.crossEntropy(logits, b.labels(), 0f).value().get(0) * (double) b.size();
-          int[] pred = argmax(logits.value().buffer(), b.size(), logits.value().shape().dims()[1]);
+        try (Batch b = loader.next(); Batch d = b.on(device); Scope s = Scope.open()) {
+          Variable logits = model.forward(Variable.leaf(d.images(), false));
+          // the batch's loss and predicted classes come to the host: they are what an evaluation reports
+          lossSum += F.crossEntropy(logits, d.labelTensor(), 0f).value().get(0) * (double) b.size();
+          int[] pred = predictions(logits.value());
           for (int i = 0; i < b.size(); i++) {
             int y = b.labels()[i];
             total[y]++;
@@ -66,21 +72,15 @@ public final class Evaluator {
     return new Result(lossSum / n, (double) hits / n, correct, total, n, (System.nanoTime() - t0) / 1e9);
   }
 
-  /** The index of each row's largest logit ([n, k] row-major); ties go to the lower index. */
-  static int[] argmax(FloatBuffer logits, int n, int k) {
-    int[] out = new int[n];
-    for (int i = 0; i < n; i++) {
-      int best = 0;
-      float v = logits.get(i * k);
-      for (int j = 1; j < k; j++) {
-        float x = logits.get(i * k + j);
-        if (x > v) {
-          v = x;
-          best = j;
-        }
-      }
-      out[i] = best;
+  /**
+   * The index of each row's largest logit ([n, k], on any device; ties go to the lower index),
+   * computed where the logits are and brought to the host: n ints.
+   */
+  public static int[] predictions(Tensor logits) {
+    int n = logits.shape().get(0), k = (int) (logits.size() / n);
+    try (Tensor idx = Tensor.empty(Shape.of(n), DType.I32, logits.device())) {
+      Ops.argmaxRows(n, k, logits, idx);
+      return idx.toIntArray();
     }
-    return out;
   }
 }

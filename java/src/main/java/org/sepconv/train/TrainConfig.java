@@ -2,8 +2,10 @@ package org.sepconv.train;
 
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.sepconv.models.Models;
+import org.sepconv.tensor.Device;
 
 /**
  * Everything that defines a training run. It is stored in every checkpoint (as {@code config.*}
@@ -29,10 +31,12 @@ import org.sepconv.models.Models;
  * @param flip random horizontal flips
  * @param cutout the side of the cutout square in pixels (0 = off), at most {@link #MAX_CUTOUT}
  * @param seed seeds the weights, the data order, the augmentation and dropout
+ * @param device where the model, its optimizer state and each batch live while the run trains
+ *     (the run's latest segment: a resumed run may move to another device)
  */
 public record TrainConfig(String model, String variant, float widthMult, int classes, String dataset, int limitTrain,
     int epochs, int batchSize, String optimizer, double lr, double momentum, double weightDecay, String schedule,
-    double warmupEpochs, float labelSmoothing, int cropPad, boolean flip, int cutout, long seed) {
+    double warmupEpochs, float labelSmoothing, int cropPad, boolean flip, int cutout, long seed, Device device) {
   public static final List<String> DATASETS = List.of("cifar10", "fashion-mnist", "synthetic");
   public static final List<String> OPTIMIZERS = List.of("sgd", "adam", "adamw");
   public static final List<String> SCHEDULES = List.of("cosine", "onecycle", "step", "constant");
@@ -63,6 +67,7 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     if (cropPad < 0 || cropPad > MAX_CROP_PAD)
       throw bad("--crop-pad", "in [0, " + MAX_CROP_PAD + "] pixels (0 = off; more would crop mostly padding of a 32-pixel "
           + "image)", cropPad);
+    if (device == null) throw bad("--device", "cpu or cuda", null);
     if (cutout < 0 || cutout > MAX_CUTOUT)
       throw bad("--cutout", "in [0, " + MAX_CUTOUT + "] pixels (0 = off; the images are 32x32)", cutout);
   }
@@ -93,6 +98,7 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     m.put("config.flip", Boolean.toString(flip));
     m.put("config.cutout", Integer.toString(cutout));
     m.put("config.seed", Long.toString(seed));
+    m.put("config.device", device.name().toLowerCase(Locale.ROOT));
     return m;
   }
 
@@ -105,13 +111,13 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
         r.num("config.momentum"), r.num("config.weight_decay"), r.str("config.schedule"),
         r.num("config.warmup_epochs"), (float) r.num("config.label_smoothing"), (int) r.lng("config.crop_pad"),
         r.bool("config.flip"), (int) r.lng("config.cutout"),
-        r.lng("config.seed"));
+        r.lng("config.seed"), r.device("config.device"));
   }
 
   /** The same run with {@code epochs} changed (a resumed run may be extended). */
   public TrainConfig withEpochs(int epochs) {
     return new TrainConfig(model, variant, widthMult, classes, dataset, limitTrain, epochs, batchSize, optimizer, lr,
-        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed);
+        momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device);
   }
 
   /** Typed reads of checkpoint metadata. */
@@ -150,6 +156,17 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
         return Long.parseLong(v);
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not an integer: '" + v + "'");
+      }
+    }
+
+    /** A device name; absent in checkpoints written before devices were recorded, which all trained on the CPU. */
+    Device device(String key) {
+      String v = m.get(key);
+      if (v == null) return Device.CPU;
+      try {
+        return Device.valueOf(v.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not cpu or cuda: '" + v + "'");
       }
     }
 

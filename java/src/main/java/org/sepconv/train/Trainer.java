@@ -172,7 +172,9 @@ public final class Trainer {
     long totalSteps = (long) perEpoch * cfg.epochs();
     LrSchedule schedule = schedule(perEpoch, totalSteps);
     Augment aug = new Augment(cfg.cropPad(), cfg.flip(), cfg.cutout());
-    try (Module model = Models.create(cfg.model(), cfg.variant(), cfg.widthMult(), cfg.classes(), new Random(cfg.seed()));
+    // the model moves to the run's device once; its optimizer's state is made there
+    try (Module model = Models.create(cfg.model(), cfg.variant(), cfg.widthMult(), cfg.classes(), new Random(cfg.seed()))
+            .to(cfg.device());
         Optimizer opt = optimizer(model)) {
       if (ck != null) {
         Checkpoint.restore(lastCheckpoint(dir), model, opt);
@@ -283,12 +285,12 @@ public final class Trainer {
   private float step(Module model, Optimizer opt, LrSchedule schedule, List<Dropout> dropouts, Batch b, State st) {
     for (int i = 0; i < dropouts.size(); i++) dropouts.get(i).reseed(mix(cfg.seed(), st.step, i));
     schedule.apply(opt, st.step);
-    try (Scope s = Scope.open()) {
-      Variable logits = model.forward(Variable.leaf(b.images(), false));
-      Variable loss = F.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
-      float value = loss.value().get(0);
+    try (Scope s = Scope.open(); Batch d = b.on(cfg.device())) { // each batch is uploaded once
+      Variable logits = model.forward(Variable.leaf(d.images(), false));
+      Variable loss = F.crossEntropy(logits, d.labelTensor(), cfg.labelSmoothing());
+      float value = loss.value().get(0); // the loss comes to the host: it is logged, and a NaN stops the run
       if (!Float.isFinite(value)) return value;
-      int[] pred = Evaluator.argmax(logits.value().buffer(), b.size(), cfg.classes());
+      int[] pred = Evaluator.predictions(logits.value()); // the predicted classes come to the host, to count the hits
       for (int i = 0; i < b.size(); i++) if (pred[i] == b.labels()[i]) st.correct++;
       loss.backward();
       opt.step();

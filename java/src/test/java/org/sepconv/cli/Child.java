@@ -14,7 +14,21 @@ import java.util.function.Predicate;
 /** The command line in a child JVM: for real signals, and for file systems mounted in a namespace. */
 final class Child {
   static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-  static final String CP = System.getProperty("java.class.path");
+  static final String CP = classPath();
+
+  /**
+   * The test JVM's class path, with the location of the command line's classes in front when it
+   * lacks them (the JUnit console launcher loads them through a class loader of its own).
+   */
+  private static String classPath() {
+    String cp = System.getProperty("java.class.path");
+    try {
+      String main = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+      return cp.contains(main) ? cp : main + java.io.File.pathSeparator + cp;
+    } catch (java.net.URISyntaxException | SecurityException | NullPointerException e) {
+      return cp;
+    }
+  }
 
   private final Process process;
   private final List<String> out = new ArrayList<>();

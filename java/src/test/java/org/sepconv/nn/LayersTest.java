@@ -151,7 +151,7 @@ class LayersTest {
     try (Tensor x = Tensor.zeros(1000)) {
       x.fill(1f);
       float[] a, b;
-      Dropout d1 = new Dropout(0.5f, new Random(7)), d2 = new Dropout(0.5f, new Random(7));
+      Dropout d1 = new Dropout(0.5f, 7), d2 = new Dropout(0.5f, 7);
       try (Scope s = Scope.open()) {
         Variable in = Variable.leaf(x.view(10, 100), false);
         a = d1.forward(in).value().toArray();

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sepconv.data.Dataset;
 import org.sepconv.data.Synthetic;
 import org.sepconv.io.SafeTensors;
+import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Tensor;
 
 class TrainerTest {
@@ -28,7 +29,7 @@ class TrainerTest {
 
   static TrainConfig config(int epochs, double lr, String schedule) {
     return new TrainConfig("mobilenetv2", "cifar", 0.25f, 4, "synthetic", 0, epochs, 32, "sgd", lr, 0.9, 5e-4, schedule,
-        0, 0.1f, 4, true, 8, 7);
+        0, 0.1f, 4, true, 8, 7, Device.CPU);
   }
 
   static Trainer.Result train(TrainConfig cfg, Path dir, boolean resume, long stopAt) {
@@ -218,11 +219,11 @@ class TrainerTest {
   void configRejectsBadValuesNamingTheFlag() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new TrainConfig("mobilenetv2", "cifar", 1, 10, "synthetic", 0, 0, 128, "sgd", 0.1, 0.9, 5e-4, "cosine", 0,
-            0, 4, true, 0, 0));
+            0, 4, true, 0, 0, Device.CPU));
     assertTrue(e.getMessage().startsWith("--epochs must be >= 1"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> new TrainConfig("mobilenetv2", "cifar", 1, 10, "synthetic", 0, 1, 128, "lbfgs", 0.1, 0.9, 5e-4, "cosine", 0,
-            0, 4, true, 0, 0));
+            0, 4, true, 0, 0, Device.CPU));
     assertTrue(e.getMessage().contains("--optimizer") && e.getMessage().contains("lbfgs"), e.getMessage());
     TrainConfig c = config(3, 0.1, "step");
     assertEquals(c, TrainConfig.fromMetadata(c.toMetadata()));

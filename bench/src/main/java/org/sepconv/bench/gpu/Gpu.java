@@ -14,6 +14,10 @@ import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.sepconv.tensor.Device;
+import org.sepconv.tensor.Shape;
+import org.sepconv.tensor.Tensor;
 
 /**
  * Device 0 as the GPU report uses it, through the bytedeco CUDA runtime: device memory, random
@@ -80,8 +84,9 @@ final class Gpu implements AutoCloseable {
     float[] host = new float[(int) poolFloats];
     Random rng = new Random(42);
     for (int i = 0; i < host.length; i++) host[i] = rng.nextFloat() * 2 - 1;
-    try (FloatPointer h = new FloatPointer(host)) {
-      check(cudaMemcpy(pool, h, poolFloats * 4, cudaMemcpyHostToDevice), "cudaMemcpy pool");
+    try (FloatPointer h = new FloatPointer(host)) { // on the stream: sepconv's does not wait for the legacy one
+      check(cudaMemcpyAsync(pool, h, poolFloats * 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync pool");
+      synchronize(); // before the host copy is freed
     }
   }
 
@@ -95,22 +100,47 @@ final class Gpu implements AutoCloseable {
     return p;
   }
 
-  /** Device memory freed together at close: one per benchmark case. */
+  /**
+   * Device memory of one benchmark case: a sepconv CUDA tensor (what sepconv's ops take, from its
+   * caching allocator) when sepconv's CUDA backend is in use, with a pointer at the same memory
+   * for cuDNN; else (cuDNN alone) raw cudaMalloc memory with no tensor. Freed together at close.
+   */
   static final class Buffers implements AutoCloseable {
-    private final List<FloatPointer> held = new ArrayList<>();
+    private final boolean tensors;
+    private final List<Buf> held = new ArrayList<>();
 
-    FloatPointer alloc(long floats) {
-      FloatPointer p = malloc(floats);
-      held.add(p);
-      return p;
+    Buffers(boolean tensors) {
+      this.tensors = tensors;
+    }
+
+    Buf alloc(long floats) {
+      Buf b;
+      if (tensors) {
+        Tensor t = Tensor.empty(Shape.of(Math.toIntExact(floats)), Device.CUDA);
+        b = new Buf(new FloatPointer(new Pointer() {
+          {
+            address = t.address();
+          }
+        }), t);
+      } else {
+        b = new Buf(malloc(floats), null);
+      }
+      held.add(b);
+      return b;
     }
 
     @Override
     public void close() {
-      for (FloatPointer p : held) cudaFree(p);
+      for (Buf b : held) {
+        if (b.t() != null) b.t().close();
+        else cudaFree(b.p());
+      }
       held.clear();
     }
   }
+
+  /** Device memory: {@code p} for cuDNN and cudart, {@code t} (null without sepconv's backend) for sepconv's ops. */
+  record Buf(FloatPointer p, Tensor t) {}
 
   /** Fills {@code floats} elements with uniform [-1, 1) values (tiles of one random pool), on the stream. */
   void fillRandom(FloatPointer p, long floats) {
@@ -161,8 +191,8 @@ final class Gpu implements AutoCloseable {
   /** Device-to-device copy bandwidth in GB/s, counting bytes read plus bytes written (1 GiB copied). */
   double copyBandwidth() {
     long floats = 1L << 28;
-    try (Buffers b = new Buffers()) {
-      FloatPointer src = b.alloc(floats), dst = b.alloc(floats);
+    try (Buffers b = new Buffers(false)) {
+      FloatPointer src = b.alloc(floats).p(), dst = b.alloc(floats).p();
       fillRandom(src, floats);
       double ms = time(() -> check(cudaMemcpyAsync(dst, src, floats * 4, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync"), 3, 10);
       return 2.0 * floats * 4 / ms / 1e6;
@@ -175,10 +205,10 @@ final class Gpu implements AutoCloseable {
     long floats = (long) n * n;
     cublasContext h = new cublasContext();
     checkBlas(cublas.cublasCreate_v2(h), "cublasCreate");
-    try (Buffers b = new Buffers(); FloatPointer one = new FloatPointer(1f); FloatPointer zero = new FloatPointer(0f)) {
+    try (Buffers b = new Buffers(false); FloatPointer one = new FloatPointer(1f); FloatPointer zero = new FloatPointer(0f)) {
       checkBlas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
       checkBlas(cublas.cublasSetMathMode(h, tf32 ? cublas.CUBLAS_TF32_TENSOR_OP_MATH : cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-      FloatPointer a = b.alloc(floats), bb = b.alloc(floats), c = b.alloc(floats);
+      FloatPointer a = b.alloc(floats).p(), bb = b.alloc(floats).p(), c = b.alloc(floats).p();
       fillRandom(a, floats);
       fillRandom(bb, floats);
       double ms = time(() -> checkBlas(cublas.cublasSgemm_v2(h, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, n, n, one, a, n, bb, n, zero, c, n), "cublasSgemm"), 2, 5);

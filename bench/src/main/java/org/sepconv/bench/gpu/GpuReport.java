@@ -21,12 +21,10 @@ import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import org.sepconv.nativeapi.NativeLib;
 import org.sepconv.nativeapi.SepconvNative;
-import org.sepconv.nativeapi.SepconvNative.Conv2dDesc;
 import org.sepconv.ops.Activation;
 import org.sepconv.ops.Conv2dSpec;
-import org.sepconv.ops.Exec;
 import org.sepconv.ops.Grad;
-import org.sepconv.tensor.Device;
+import org.sepconv.ops.Ops;
 
 /**
  * sepconv's CUDA kernels against cuDNN, side by side in one process on one stream, over every
@@ -53,7 +51,6 @@ import org.sepconv.tensor.Device;
 public final class GpuReport {
   record Row(String op, String direction, String shape, String impl, double ms, double gflops, double gbps, double fraction) {}
 
-  private static final int CUDA = new Exec(Device.CUDA, Exec.Algo.AUTO).code();
   private static final float EPS = 1e-5f, MOMENTUM = 0.1f;
 
   private final List<Row> rows = new ArrayList<>();
@@ -239,11 +236,11 @@ public final class GpuReport {
     long xs = s.inputSize(), ws = s.weightSize(), ys = s.outputSize();
     double flops = 2.0 * s.macs(), bytes = 4.0 * (xs + ws + ys);
     List<Cudnn.Conv> plans = new ArrayList<>();
-    try (Gpu.Buffers b = new Gpu.Buffers(); Conv2dDesc d = s.toNative()) {
-      FloatPointer x = b.alloc(xs), w = b.alloc(ws), dy = b.alloc(ys), y = b.alloc(ys), dx = b.alloc(xs), dw = b.alloc(ws);
-      gpu.fillRandom(x, xs);
-      gpu.fillRandom(w, ws);
-      gpu.fillRandom(dy, ys);
+    try (Gpu.Buffers b = new Gpu.Buffers(ours)) {
+      Gpu.Buf x = b.alloc(xs), w = b.alloc(ws), dy = b.alloc(ys), y = b.alloc(ys), dx = b.alloc(xs), dw = b.alloc(ws);
+      gpu.fillRandom(x.p(), xs);
+      gpu.fillRandom(w.p(), ws);
+      gpu.fillRandom(dy.p(), ys);
       StringBuilder log = new StringBuilder(String.format(Locale.ROOT, "%-10s %-28s", op, id));
       for (String p : precisions) {
         boolean tf32 = p.equals("tf32");
@@ -251,11 +248,11 @@ public final class GpuReport {
           Cudnn.Conv plan = cudnn.new Conv(s, tf32);
           plans.add(plan);
           try {
-            plan.find(x, w, y, dy, dx, dw);
+            plan.find(x.p(), w.p(), y.p(), dy.p(), dx.p(), dw.p());
             log.append(" cudnn-").append(p).append(" algos ").append(plan.algos()).append(';');
-            measure(op, "forward", id, "cudnn-" + p, flops, bytes, () -> plan.forward(x, w, y));
-            measure(op, "backward-data", id, "cudnn-" + p, flops, bytes, () -> plan.backwardData(w, dy, dx));
-            measure(op, "backward-weight", id, "cudnn-" + p, flops, bytes, () -> plan.backwardFilter(x, dy, dw));
+            measure(op, "forward", id, "cudnn-" + p, flops, bytes, () -> plan.forward(x.p(), w.p(), y.p()));
+            measure(op, "backward-data", id, "cudnn-" + p, flops, bytes, () -> plan.backwardData(w.p(), dy.p(), dx.p()));
+            measure(op, "backward-weight", id, "cudnn-" + p, flops, bytes, () -> plan.backwardFilter(x.p(), dy.p(), dw.p()));
           } catch (IllegalStateException e) { // sepconv is still measured; a sticky device error fails it too
             failures++;
             plans.remove(plan);
@@ -265,34 +262,33 @@ public final class GpuReport {
         }
         if (ours) {
           setTf32(tf32);
-          measure(op, "forward", id, "sepconv-" + p, flops, bytes,
-              () -> NativeLib.check(SepconvNative.sepconv_conv2d_forward(CUDA, d, x, w, null, y)));
+          measure(op, "forward", id, "sepconv-" + p, flops, bytes, () -> Ops.conv2dForward(s, x.t(), w.t(), null, y.t()));
           measure(op, "backward-data", id, "sepconv-" + p, flops, bytes,
-              () -> NativeLib.check(SepconvNative.sepconv_conv2d_backward(CUDA, d, Grad.INPUT, x, w, dy, dx, null, null)));
+              () -> Ops.conv2dBackward(s, Grad.INPUT, null, w.t(), dy.t(), dx.t(), null, null));
           measure(op, "backward-weight", id, "sepconv-" + p, flops, bytes,
-              () -> NativeLib.check(SepconvNative.sepconv_conv2d_backward(CUDA, d, Grad.WEIGHT, x, w, dy, null, dw, null)));
+              () -> Ops.conv2dBackward(s, Grad.WEIGHT, x.t(), null, dy.t(), null, dw.t(), null));
         }
       }
       System.out.println(log);
       Cudnn.Conv ref = plans.stream().filter(pl -> !pl.tf32).findFirst().orElse(null);
       if (ours && ref != null) {
-        FloatPointer yr = b.alloc(ys), dxr = b.alloc(xs), dwr = b.alloc(ws);
+        FloatPointer yr = b.alloc(ys).p(), dxr = b.alloc(xs).p(), dwr = b.alloc(ws).p();
         poison(yr, ys, dxr, xs, dwr, ws);
-        ref.forward(x, w, yr);
-        ref.backwardData(w, dy, dxr);
-        ref.backwardFilter(x, dy, dwr);
+        ref.forward(x.p(), w.p(), yr);
+        ref.backwardData(w.p(), dy.p(), dxr);
+        ref.backwardFilter(x.p(), dy.p(), dwr);
         for (String p : precisions) {
           setTf32(p.equals("tf32"));
-          poison(y, ys, dx, xs, null, 0);
-          gpu.memset(dw, ws, 0); // dw accumulates
+          poison(y.p(), ys, dx.p(), xs, null, 0);
+          gpu.memset(dw.p(), ws, 0); // dw accumulates
           try {
-            NativeLib.check(SepconvNative.sepconv_conv2d_forward(CUDA, d, x, w, null, y));
-            NativeLib.check(SepconvNative.sepconv_conv2d_backward(CUDA, d, Grad.INPUT | Grad.WEIGHT, x, w, dy, dx, dw, null));
+            Ops.conv2dForward(s, x.t(), w.t(), null, y.t());
+            Ops.conv2dBackward(s, Grad.INPUT | Grad.WEIGHT, x.t(), w.t(), dy.t(), dx.t(), dw.t(), null);
           } catch (UnsupportedOperationException e) {
             continue;
           }
           compare(id + " sepconv-" + p, p, new String[] {"forward", "backward-data", "backward-weight"},
-              new FloatPointer[] {y, dx, dw}, new FloatPointer[] {yr, dxr, dwr}, new long[] {ys, xs, ws});
+              new FloatPointer[] {y.p(), dx.p(), dw.p()}, new FloatPointer[] {yr, dxr, dwr}, new long[] {ys, xs, ws});
         }
         setTf32(false);
       }
@@ -307,38 +303,39 @@ public final class GpuReport {
     long count = (long) l.n() * l.c() * l.hw();
     double fwdBytes = 4.0 * count * 2, bwdBytes = 4.0 * count * (l.act() == Activation.NONE ? 3 : 4);
     Cudnn.Bn plan = cudnn == null ? null : cudnn.new Bn(l.n(), l.c(), l.hw(), l.act(), EPS, MOMENTUM);
-    try (Gpu.Buffers b = new Gpu.Buffers()) {
-      FloatPointer x = b.alloc(count), dz = b.alloc(count), y = b.alloc(count), z = b.alloc(count), dy = b.alloc(count), dx = b.alloc(count);
-      FloatPointer gamma = b.alloc(l.c()), beta = b.alloc(l.c()), mean = b.alloc(l.c()), var = b.alloc(l.c());
-      FloatPointer saveMean = b.alloc(l.c()), saveInv = b.alloc(l.c()), dgamma = b.alloc(l.c()), dbeta = b.alloc(l.c());
-      for (FloatPointer p : new FloatPointer[] {x, dz, gamma, beta}) gpu.fillRandom(p, p == x || p == dz ? count : l.c());
-      gpu.memset(mean, l.c(), 0);
-      gpu.memset(var, l.c(), 0);
-      FloatPointer cudnnOut = l.act() == Activation.NONE ? z : y;
+    try (Gpu.Buffers b = new Gpu.Buffers(ours)) {
+      Gpu.Buf x = b.alloc(count), dz = b.alloc(count), y = b.alloc(count), z = b.alloc(count), dy = b.alloc(count), dx = b.alloc(count);
+      Gpu.Buf gamma = b.alloc(l.c()), beta = b.alloc(l.c()), mean = b.alloc(l.c()), var = b.alloc(l.c());
+      Gpu.Buf saveMean = b.alloc(l.c()), saveInv = b.alloc(l.c()), dgamma = b.alloc(l.c()), dbeta = b.alloc(l.c());
+      for (Gpu.Buf p : new Gpu.Buf[] {x, dz, gamma, beta}) gpu.fillRandom(p.p(), p == x || p == dz ? count : l.c());
+      gpu.memset(mean.p(), l.c(), 0);
+      gpu.memset(var.p(), l.c(), 0);
+      FloatPointer cudnnOut = (l.act() == Activation.NONE ? z : y).p();
       if (plan != null) {
         measure(op, "forward-training", id, "cudnn-fp32", 7.0 * count, fwdBytes,
-            () -> plan.forward(x, gamma, beta, mean, var, saveMean, saveInv, cudnnOut, z));
+            () -> plan.forward(x.p(), gamma.p(), beta.p(), mean.p(), var.p(), saveMean.p(), saveInv.p(), cudnnOut, z.p()));
         measure(op, "backward", id, "cudnn-fp32", 10.0 * count, bwdBytes,
-            () -> plan.backward(x, y, z, dz, gamma, saveMean, saveInv, dy, dx, dgamma, dbeta));
+            () -> plan.backward(x.p(), y.p(), z.p(), dz.p(), gamma.p(), saveMean.p(), saveInv.p(), dy.p(), dx.p(), dgamma.p(), dbeta.p()));
       }
-      int act = l.act().code();
+      Runnable forward = () -> Ops.batchNormForwardTraining(l.n(), l.c(), l.hw(), x.t(), gamma.t(), beta.t(), EPS, MOMENTUM,
+          mean.t(), var.t(), saveMean.t(), saveInv.t(), l.act(), z.t());
+      Runnable backward = () -> Ops.batchNormBackward(l.n(), l.c(), l.hw(), Grad.ALL, x.t(), z.t(), dz.t(), gamma.t(),
+          saveMean.t(), saveInv.t(), l.act(), dx.t(), dgamma.t(), dbeta.t());
       if (ours) {
-        measure(op, "forward-training", id, "sepconv-fp32", 7.0 * count, fwdBytes, () -> NativeLib.check(SepconvNative.sepconv_batchnorm_forward_training(
-            CUDA, l.n(), l.c(), l.hw(), x, gamma, beta, EPS, MOMENTUM, mean, var, saveMean, saveInv, act, z)));
-        measure(op, "backward", id, "sepconv-fp32", 10.0 * count, bwdBytes, () -> NativeLib.check(SepconvNative.sepconv_batchnorm_backward(
-            CUDA, l.n(), l.c(), l.hw(), Grad.ALL, x, z, dz, gamma, saveMean, saveInv, act, dx, dgamma, dbeta)));
+        measure(op, "forward-training", id, "sepconv-fp32", 7.0 * count, fwdBytes, forward);
+        measure(op, "backward", id, "sepconv-fp32", 10.0 * count, bwdBytes, backward);
       }
       System.out.printf(Locale.ROOT, "%-10s %-28s%n", op, id);
       if (plan != null && ours) {
-        FloatPointer zr = b.alloc(count), dxr = b.alloc(count);
+        FloatPointer zr = b.alloc(count).p(), dxr = b.alloc(count).p();
         poison(zr, count, dxr, count, null, 0);
-        plan.forward(x, gamma, beta, mean, var, saveMean, saveInv, l.act() == Activation.NONE ? zr : y, zr);
-        plan.backward(x, y, zr, dz, gamma, saveMean, saveInv, dy, dxr, dgamma, dbeta);
-        poison(z, count, dx, count, null, 0);
+        plan.forward(x.p(), gamma.p(), beta.p(), mean.p(), var.p(), saveMean.p(), saveInv.p(), l.act() == Activation.NONE ? zr : y.p(), zr);
+        plan.backward(x.p(), y.p(), zr, dz.p(), gamma.p(), saveMean.p(), saveInv.p(), dy.p(), dxr, dgamma.p(), dbeta.p());
+        poison(z.p(), count, dx.p(), count, null, 0);
         try {
-          NativeLib.check(SepconvNative.sepconv_batchnorm_forward_training(CUDA, l.n(), l.c(), l.hw(), x, gamma, beta, EPS, MOMENTUM, mean, var, saveMean, saveInv, act, z));
-          NativeLib.check(SepconvNative.sepconv_batchnorm_backward(CUDA, l.n(), l.c(), l.hw(), Grad.ALL, x, z, dz, gamma, saveMean, saveInv, act, dx, dgamma, dbeta));
-          compare(id + " sepconv-fp32", "fp32", new String[] {"forward", "backward"}, new FloatPointer[] {z, dx},
+          forward.run();
+          backward.run();
+          compare(id + " sepconv-fp32", "fp32", new String[] {"forward", "backward"}, new FloatPointer[] {z.p(), dx.p()},
               new FloatPointer[] {zr, dxr}, new long[] {count, count});
         } catch (UnsupportedOperationException e) {
           // reported by measure() already
