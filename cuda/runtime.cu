@@ -1,5 +1,6 @@
-// CUDA runtime of the library: the probe, errors, the one stream, the caching allocator,
-// copies, the TF32 switch, and two small reductions that several op families share.
+// CUDA runtime of the library: the probe, errors, the one stream, the caching allocator, the
+// device/host pointer checks, copies, the TF32 switch, and two small reductions that several op
+// families share.
 // cudart is linked statically, so this file loads on hosts without a driver: nothing here
 // touches CUDA until a CUDA function is called, and every failure is reported as text.
 //

@@ -3,14 +3,26 @@
 // C ABI only. Outputs that a call overwrites start as NaN on the device, so an element a
 // kernel forgets to write fails; outputs that accumulate start from the same random values on
 // both sides. The error is ||gpu - ref|| / ||ref|| (any non-finite value where the reference
-// is finite fails); optimizer updates must match the CPU bit for bit.
+// is finite fails); optimizer updates, dropout masks, scale and argmax must match the CPU bit
+// for bit.
 //
-//   sepconv_gpu_test           the correctness cases; one line each, then
-//                              "passed: P failed: F skipped: S"; exit 1 on any failure.
-//                              Without a usable GPU: prints why, skips everything, exits 0.
-//   sepconv_gpu_test --bench   also times (cudaEvents, warm-up, median) depthwise 3x3 fprop on
-//                              the MobileNetV2-CIFAR shapes at batch 256 and fused BN+ReLU6
-//                              forward, as GB/s and the fraction of a measured device copy.
+//   sepconv_gpu_test [--filter S] [--large] [--bench | --all]
+//     (no flag)    the correctness cases at small shapes (seconds); one line each, then
+//                  "passed: P failed: F skipped: S"; exit 1 on any failure.
+//                  Without a usable GPU: prints why, skips everything, exits 0.
+//     --filter S   only the cases (and bench items) whose name contains S.
+//     --large      also the MobileNetV2-CIFAR layer shapes at batch 256 (every depthwise and
+//                  pointwise layer and the stem, BN+ReLU6, pooling, linear, loss, dropout, the
+//                  optimizers at its 2.2M parameters). Their convolutions and linear layers are
+//                  held against the CPU's fast kernels (AUTO; the Java suite and the small cases
+//                  hold those against the reference, which would need minutes per layer here);
+//                  everything else against the reference. Takes minutes of CPU time.
+//     --bench      after the cases, times (cudaEvents, warm-up, median of 30; the L2 cache is
+//                  flushed before every timed run by a 128 MB cudaMemsetAsync on the stream)
+//                  depthwise 3x3 fprop on the MobileNetV2-CIFAR shapes at batch 256, fused
+//                  BN+ReLU6 forward, dropout, scale and the sum of squares: ms, GB/s and the
+//                  fraction of the measured device-to-device copy bandwidth.
+//     --all        --large and --bench.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -143,7 +155,9 @@ std::string describe(const sepconv_conv2d& c) {
   return b;
 }
 
-void add_conv(const sepconv_conv2d& c, bool bias, bool tf32) {
+// truth: the CPU exec the GPU is held against (CPU_REF, or CPU for the batch-256 cases).
+void add_conv(const sepconv_conv2d& c, bool bias, bool tf32, int truth = CPU_REF,
+              std::vector<int> masks = {7, 1, 2, 4, 6}) {
   const double tol = tf32 ? TOL_TF32 : TOL_FP32;
   std::string tag = describe(c) + (bias ? " bias" : "") + (tf32 ? " tf32" : "");
   auto sizes = [c](int& oh, int& ow, size_t& nx, size_t& nw, size_t& ny) {
@@ -157,7 +171,7 @@ void add_conv(const sepconv_conv2d& c, bool bias, bool tf32) {
     size_t nx, nw, ny;
     sizes(oh, ow, nx, nw, ny);
     Vec x = random(nx), w = random(nw), b = random(c.c_out), ref(ny);
-    ok(sepconv_conv2d_forward(CPU_REF, &c, x.data(), w.data(), bias ? b.data() : nullptr, ref.data()), "cpu");
+    ok(sepconv_conv2d_forward(truth, &c, x.data(), w.data(), bias ? b.data() : nullptr, ref.data()), "cpu");
     Dev<float> dx_(x), dw_(w), db(b);
     std::unique_ptr<Dev<float>> y(nan_dev(ny));
     ok(sepconv_cuda_set_tf32(tf32), "set_tf32");
@@ -165,7 +179,7 @@ void add_conv(const sepconv_conv2d& c, bool bias, bool tf32) {
     ok(sepconv_cuda_set_tf32(0), "set_tf32");
     compare(r, "y", y->get(), ref, tol);
   });
-  for (int mask : {7, 1, 2, 4, 6}) {
+  for (int mask : masks) {
     add("conv bwd mask=" + std::to_string(mask) + " " + tag, [=](Result& r) {
       int oh, ow;
       size_t nx, nw, ny;
@@ -174,7 +188,7 @@ void add_conv(const sepconv_conv2d& c, bool bias, bool tf32) {
       Vec dx_ref(nx), dw_ref = random(nw), db_ref = random(c.c_out);  // dw, dbias accumulate
       Dev<float> gx(x), gw(w), gdy(dy), gdw(dw_ref), gdb(db_ref);
       std::unique_ptr<Dev<float>> gdx(nan_dev(nx));
-      ok(sepconv_conv2d_backward(CPU_REF, &c, mask, x.data(), w.data(), dy.data(), dx_ref.data(), dw_ref.data(),
+      ok(sepconv_conv2d_backward(truth, &c, mask, x.data(), w.data(), dy.data(), dx_ref.data(), dw_ref.data(),
                                  db_ref.data()),
          "cpu");
       ok(sepconv_cuda_set_tf32(tf32), "set_tf32");
@@ -187,13 +201,13 @@ void add_conv(const sepconv_conv2d& c, bool bias, bool tf32) {
   }
 }
 
-void add_linear(int n, int in, int out, bool tf32) {
+void add_linear(int n, int in, int out, bool tf32, int truth = CPU_REF) {
   const double tol = tf32 ? TOL_TF32 : TOL_FP32;
   std::string tag = "n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out) +
                     (tf32 ? " tf32" : "");
   add("linear fwd " + tag, [=](Result& r) {
     Vec x = random((size_t)n * in), w = random((size_t)out * in), b = random(out), ref((size_t)n * out);
-    ok(sepconv_linear_forward(CPU_REF, n, in, out, x.data(), w.data(), b.data(), ref.data()), "cpu");
+    ok(sepconv_linear_forward(truth, n, in, out, x.data(), w.data(), b.data(), ref.data()), "cpu");
     Dev<float> gx(x), gw(w), gb(b);
     std::unique_ptr<Dev<float>> y(nan_dev(ref.size()));
     ok(sepconv_cuda_set_tf32(tf32), "set_tf32");
@@ -206,7 +220,7 @@ void add_linear(int n, int in, int out, bool tf32) {
     Vec dx((size_t)n * in), dw = random(w.size()), db = random(out);
     Dev<float> gx(x), gw(w), gdy(dy), gdw(dw), gdb(db);
     std::unique_ptr<Dev<float>> gdx(nan_dev(dx.size()));
-    ok(sepconv_linear_backward(CPU_REF, n, in, out, 7, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data()),
+    ok(sepconv_linear_backward(truth, n, in, out, 7, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data()),
        "cpu");
     ok(sepconv_cuda_set_tf32(tf32), "set_tf32");
     ok(sepconv_linear_backward(GPU, n, in, out, 7, gx.p, gw.p, gdy.p, gdx->p, gdw.p, gdb.p), "gpu");
@@ -280,6 +294,23 @@ void add_bn(int n, int c, int hw, int act, bool affine) {
   }
 }
 
+void add_fold(int c, int64_t per_channel, bool affine) {
+  std::string tag = "c=" + std::to_string(c) + " per_channel=" + std::to_string(per_channel) + (affine ? "" : " affine=0");
+  add("bn fold " + tag, [=](Result& r) {
+    Vec w = random((size_t)c * per_channel), b = random(c), gm = random(c, 0.5f, 1.5f), bt = random(c), m = random(c),
+        v = random(c, 0.5f, 2.f);
+    Dev<float> gw(w), gb(b), ggm(gm), gbt(bt), gmean(m), gvar(v);
+    ok(sepconv_batchnorm_fold_exec(CPU_REF, c, per_channel, w.data(), b.data(), affine ? gm.data() : nullptr,
+                                   affine ? bt.data() : nullptr, m.data(), v.data(), 1e-5f),
+       "cpu");
+    ok(sepconv_batchnorm_fold_exec(GPU, c, per_channel, gw.p, gb.p, affine ? ggm.p : nullptr, affine ? gbt.p : nullptr,
+                                   gmean.p, gvar.p, 1e-5f),
+       "gpu");
+    compare(r, "w", gw.get(), w, 1e-6);
+    compare(r, "bias", gb.get(), b, 1e-6);
+  });
+}
+
 // ------------------------------------------------------------------ elementwise, pooling, loss
 void add_elementwise(int64_t count) {
   std::string tag = "count=" + std::to_string(count);
@@ -296,6 +327,8 @@ void add_elementwise(int64_t count) {
       compare(r, "dx", gdx->get(), dx, 0);
       ok(sepconv_activation_backward(GPU, act, count, gy->p, gdy.p, gdy.p), "gpu bwd in place");
       compare(r, "dx(in place)", gdy.get(), dx, 0);
+      ok(sepconv_activation_forward(GPU, act, count, gx.p, gx.p), "gpu fwd in place");
+      compare(r, "y(in place)", gx.get(), y, 0);
     });
   }
   add("add " + tag, [=](Result& r) {
@@ -307,6 +340,90 @@ void add_elementwise(int64_t count) {
     compare(r, "y", gy->get(), y, 0);
     ok(sepconv_add(GPU, count, ga.p, gb.p, ga.p), "gpu aliased");
     compare(r, "y(aliased)", ga.get(), y, 0);
+  });
+}
+
+// Dropout: the mask must be the CPU's bit for bit (reference and fast kernels), and so y and dx.
+void add_dropout(int64_t count, float p) {
+  char tag[96];
+  snprintf(tag, sizeof tag, "dropout fwd+bwd p=%g count=%lld", p, (long long)count);
+  add(tag, [=](Result& r) {
+    const uint64_t seed = 0x5eed00000000ull + (uint64_t)count;
+    Vec x = random(count), dy = random(count), mask(count), y(count), dx(count), mask_fast(count), y_fast(count);
+    ok(sepconv_dropout_forward(CPU_REF, count, p, seed, x.data(), mask.data(), y.data()), "cpu ref");
+    ok(sepconv_dropout_forward(CPU, count, p, seed, x.data(), mask_fast.data(), y_fast.data()), "cpu");
+    ok(sepconv_dropout_backward(CPU_REF, count, mask.data(), dy.data(), dx.data()), "cpu bwd");
+    Dev<float> gx(x), gdy(dy);
+    std::unique_ptr<Dev<float>> gm(nan_dev(count)), gy(nan_dev(count)), gdx(nan_dev(count));
+    ok(sepconv_dropout_forward(GPU, count, p, seed, gx.p, gm->p, gy->p), "gpu fwd");
+    ok(sepconv_dropout_backward(GPU, count, gm->p, gdy.p, gdx->p), "gpu bwd");
+    const Vec gmask = gm->get();
+    compare_exact(r, "mask", gmask, mask);
+    compare_exact(r, "mask(cpu fast)", gmask, mask_fast);
+    compare_exact(r, "y", gy->get(), y);
+    compare_exact(r, "dx", gdx->get(), dx);
+    ok(sepconv_dropout_forward(GPU, count, p, seed, gx.p, gm->p, gx.p), "gpu fwd in place");
+    compare_exact(r, "y(in place)", gx.get(), y);
+    ok(sepconv_dropout_backward(GPU, count, gm->p, gdy.p, gdy.p), "gpu bwd in place");
+    compare_exact(r, "dx(in place)", gdy.get(), dx);
+  });
+}
+
+void add_scale_and_sum_squares(int64_t count) {
+  std::string tag = "count=" + std::to_string(count);
+  add("scale " + tag, [=](Result& r) {
+    const float alpha = -1.7f;
+    Vec x = random(count), y(count);
+    ok(sepconv_scale(CPU_REF, count, alpha, x.data(), y.data()), "cpu");
+    Dev<float> gx(x);
+    std::unique_ptr<Dev<float>> gy(nan_dev(count));
+    ok(sepconv_scale(GPU, count, alpha, gx.p, gy->p), "gpu");
+    compare_exact(r, "y", gy->get(), y);
+    ok(sepconv_scale(GPU, count, alpha, gx.p, gx.p), "gpu in place");
+    compare_exact(r, "y(in place)", gx.get(), y);
+  });
+  add("sum_squares " + tag, [=](Result& r) {
+    Vec x = random(count, -3.f, 3.f);
+    double ref = 0, got = NAN, again = NAN;
+    ok(sepconv_sum_squares(CPU_REF, count, x.data(), &ref), "cpu");
+    Dev<float> gx(x);
+    ok(sepconv_sum_squares(GPU, count, gx.p, &got), "gpu");  // result: host memory
+    ok(sepconv_sum_squares(GPU, count, gx.p, &again), "gpu again");
+    r.worst = std::fabs(got - ref) / ref;
+    if (!(r.worst <= 1e-12)) r.failed = true, r.detail += " sum differs from the reference;";
+    if (std::memcmp(&got, &again, sizeof got) != 0) r.failed = true, r.detail += " two runs differ;";
+    Dev<double> on_device(1);
+    if (sepconv_sum_squares(GPU, count, gx.p, on_device.p) != SEPCONV_EINVAL)
+      r.failed = true, r.detail += " a device pointer for the host result was accepted;";
+  });
+}
+
+// Rows with NaN, +-inf and signed zeros mixed in; row 0 is all NaN, row 1 -inf and NaN, row 2 zeros.
+void add_argmax(int n, int classes) {
+  std::string tag = "n=" + std::to_string(n) + " classes=" + std::to_string(classes);
+  add("argmax_rows " + tag, [=](Result& r) {
+    Vec x = random((size_t)n * classes, -3.f, 3.f);
+    for (auto& v : x) {
+      const unsigned kind = rng() % 16;
+      v = kind == 0 ? NAN : kind == 1 ? -INFINITY : kind == 2 ? -0.f : kind == 3 ? 0.f : kind == 4 ? 1.f : v;
+    }
+    for (int k = 0; k < classes && n > 2; k++) {
+      x[k] = NAN;
+      x[classes + k] = k % 2 ? NAN : -INFINITY;
+      x[2 * classes + k] = k % 2 ? -0.f : 0.f;
+    }
+    std::vector<int32_t> ref(n);
+    ok(sepconv_argmax_rows(CPU_REF, n, classes, x.data(), ref.data()), "cpu");
+    Dev<float> gx(x);
+    Dev<int32_t> gi(std::vector<int32_t>(n, -7));
+    ok(sepconv_argmax_rows(GPU, n, classes, gx.p, gi.p), "gpu");
+    std::vector<int32_t> got = gi.get();
+    for (int i = 0; i < n; i++)
+      if (got[i] != ref[i]) {
+        r.failed = true;
+        r.detail += " idx[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", cpu " + std::to_string(ref[i]) + ";";
+        break;
+      }
   });
 }
 
@@ -498,6 +615,43 @@ void build_cases() {
   add_xent(3, 1000, 0.1f);
   add_optim(1000);
   add_optim(100003);
+  add_fold(5, 27, true);
+  add_fold(130, 1, false);
+  for (float p : {0.f, 0.1f, 0.5f}) add_dropout(1000, p);
+  add_dropout(100003, 0.2f);
+  add_scale_and_sum_squares(1000);
+  add_scale_and_sum_squares(1000003);
+  add_argmax(5, 10);
+  add_argmax(67, 1000);
+  add_argmax(300, 33);
+}
+
+// MobileNetV2-CIFAR at batch 256 (bench/src/main/java/org/sepconv/bench/Shapes.java and
+// gpu/GpuShapes.java): the depthwise layers above, the pointwise layers (c_in, plane, c_out) and
+// the stem, the BN+ReLU6 shapes (Shapes.BN_SHAPES), the head and the optimizer over 2.2M
+// parameters.
+const int kMobileNetV2Pointwise[][3] = {{32, 32, 16},  {16, 32, 96},  {96, 32, 24},   {24, 32, 144}, {144, 32, 24},
+                                        {144, 16, 32}, {32, 16, 192}, {192, 16, 32},  {192, 8, 64},  {64, 8, 384},
+                                        {384, 8, 64},  {384, 8, 96},  {96, 8, 576},   {576, 8, 96},  {576, 4, 160},
+                                        {160, 4, 960}, {960, 4, 160}, {960, 4, 320},  {320, 4, 1280}};
+const int kMobileNetV2Bn[][2] = {{32, 1024}, {96, 1024}, {144, 1024}, {144, 256}, {192, 256},
+                                 {192, 64},  {384, 64},  {576, 64},   {576, 16},  {960, 16}};
+
+void build_large_cases() {
+  const int n = 256;
+  for (auto& s : kMobileNetV2Depthwise)
+    add_conv(conv(n, s[0], s[1], s[1], s[0], 3, s[2], 1, 1, s[0]), false, false, CPU, {7});
+  add_conv(conv(n, 3, 32, 32, 32, 3, 1, 1, 1, 1), false, false, CPU, {7});  // the stem
+  for (auto& s : kMobileNetV2Pointwise)
+    add_conv(conv(n, s[0], s[1], s[1], s[2], 1, 1, 0, 1, 1), false, false, CPU, {7});
+  for (auto& s : kMobileNetV2Bn) add_bn(n, s[0], s[1], SEPCONV_ACT_RELU6, true);
+  add_global_pool(n, 1280, 16);
+  add_linear(n, 1280, 10, false, CPU);
+  add_xent(n, 10, 0.1f);
+  add_argmax(n, 10);
+  add_dropout((int64_t)n * 144 * 1024, 0.2f);
+  add_scale_and_sum_squares((int64_t)n * 144 * 1024);
+  add_optim(2236682);
 }
 
 // ------------------------------------------------------------------ bench
@@ -506,8 +660,14 @@ float median(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
+// Written before every timed run: twice the H200's 60 MB L2, so no run finds its inputs cached.
+const int64_t kFlushBytes = (int64_t)128 << 20;
+std::unique_ptr<Dev<char>> flush_buffer;
+std::string filter;  // --filter: cases and bench items whose name contains it
+double copy_gbs = 0;
+
 // Median milliseconds of f over `reps` runs after `warm` runs, timed with events on the
-// library's stream.
+// library's stream; the L2 flush is queued before the start event of each timed run.
 float time_ms(const std::function<void()>& f, int warm = 5, int reps = 30) {
   void* s = nullptr;
   ok(sepconv_cuda_stream(&s), "stream");
@@ -517,6 +677,7 @@ float time_ms(const std::function<void()>& f, int warm = 5, int reps = 30) {
   for (int i = 0; i < warm; i++) f();
   std::vector<float> t;
   for (int i = 0; i < reps; i++) {
+    ok(sepconv_cuda_memset(flush_buffer->p, i & 0xff, kFlushBytes), "flush L2");
     cudaEventRecord(a, (cudaStream_t)s);
     f();
     cudaEventRecord(b, (cudaStream_t)s);
@@ -532,15 +693,27 @@ float time_ms(const std::function<void()>& f, int warm = 5, int reps = 30) {
   return median(t);
 }
 
+// Times f (unless --filter skips `name`) and prints ms, GB/s for `bytes` moved, and the fraction
+// of the device copy.
+void bench_item(const std::string& name, double bytes, const std::function<void()>& f) {
+  if (name.find(filter) == std::string::npos) return;
+  const float ms = time_ms(f);
+  const double gbs = bytes / (ms * 1e6);
+  printf("bench: %-58s %8.3f ms %7.0f GB/s %5.1f%% of copy\n", name.c_str(), ms, gbs, 100 * gbs / copy_gbs);
+}
+
 void bench() {
+  flush_buffer.reset(new Dev<char>((size_t)kFlushBytes));
   const size_t copy_bytes = (size_t)1 << 30;
-  Dev<char> src(copy_bytes), dst(copy_bytes);
-  ok(sepconv_cuda_memset(src.p, 1, (int64_t)copy_bytes), "memset");
-  float ms = time_ms([&] {
-    ok(sepconv_cuda_memcpy(dst.p, src.p, (int64_t)copy_bytes, SEPCONV_MEMCPY_DEVICE_TO_DEVICE), "memcpy");
-  });
-  const double copy_gbs = 2.0 * copy_bytes / (ms * 1e6);
-  printf("bench: device copy %.0f GB/s (read + write of 1 GiB)\n", copy_gbs);
+  {
+    Dev<char> src(copy_bytes), dst(copy_bytes);
+    ok(sepconv_cuda_memset(src.p, 1, (int64_t)copy_bytes), "memset");
+    float ms = time_ms([&] {
+      ok(sepconv_cuda_memcpy(dst.p, src.p, (int64_t)copy_bytes, SEPCONV_MEMCPY_DEVICE_TO_DEVICE), "memcpy");
+    });
+    copy_gbs = 2.0 * copy_bytes / (ms * 1e6);
+    printf("bench: device copy %.0f GB/s (read + write of 1 GiB; the reference for \"of copy\")\n", copy_gbs);
+  }
   const int n = 256;
   for (auto& s : kMobileNetV2Depthwise) {
     sepconv_conv2d c = conv(n, s[0], s[1], s[1], s[0], 3, s[2], 1, 1, s[0]);
@@ -548,37 +721,57 @@ void bench() {
     ok(sepconv_conv2d_output_shape(&c, &oh, &ow), "shape");
     size_t nx = (size_t)n * s[0] * s[1] * s[1], ny = (size_t)n * s[0] * oh * ow;
     Dev<float> x(random(nx)), w(random((size_t)s[0] * 9)), y(ny);
-    float t = time_ms([&] { ok(sepconv_conv2d_forward(GPU, &c, x.p, w.p, nullptr, y.p), "dw fwd"); });
-    double gbs = (nx + ny + s[0] * 9.0) * 4 / (t * 1e6);
-    printf("bench: depthwise 3x3 fwd %-32s %8.3f ms %7.0f GB/s %5.1f%% of copy\n", describe(c).c_str(), t, gbs,
-           100 * gbs / copy_gbs);
+    bench_item("depthwise 3x3 fwd " + describe(c), (nx + ny + s[0] * 9.0) * 4,
+               [&] { ok(sepconv_conv2d_forward(GPU, &c, x.p, w.p, nullptr, y.p), "dw fwd"); });
   }
-  const int bn[][2] = {{96, 1024}, {144, 1024}, {192, 256}, {576, 64}, {960, 16}};
-  for (auto& s : bn) {
+  for (auto& s : kMobileNetV2Bn) {
     const int c = s[0], hw = s[1];
     size_t total = (size_t)n * c * hw;
     Dev<float> x(random(total)), g(random(c)), b(random(c)), rm(random(c)), rv(random(c, 0.5f, 2.f)), sm(c), si(c),
         y(total);
-    float tt = time_ms([&] {
+    std::string tag = "n=" + std::to_string(n) + " c=" + std::to_string(c) + " hw=" + std::to_string(hw);
+    bench_item("bn+relu6 fwd train " + tag, 12.0 * total, [&] {
       ok(sepconv_batchnorm_forward_training(GPU, n, c, hw, x.p, g.p, b.p, 1e-5f, 0.1f, rm.p, rv.p, sm.p, si.p,
                                             SEPCONV_ACT_RELU6, y.p),
          "bn train");
     });
-    float ti = time_ms([&] {
+    bench_item("bn+relu6 fwd infer " + tag, 8.0 * total, [&] {
       ok(sepconv_batchnorm_forward_inference(GPU, n, c, hw, x.p, g.p, b.p, rm.p, rv.p, 1e-5f, SEPCONV_ACT_RELU6, y.p),
          "bn infer");
     });
-    double gt = 12.0 * total / (tt * 1e6), gi = 8.0 * total / (ti * 1e6);
-    printf("bench: bn+relu6 fwd n=%d c=%d hw=%d  train %.3f ms %.0f GB/s %.1f%% | infer %.3f ms %.0f GB/s %.1f%%\n", n,
-           c, hw, tt, gt, 100 * gt / copy_gbs, ti, gi, 100 * gi / copy_gbs);
   }
+  const int64_t e = (int64_t)n * 144 * 1024;  // the 144-channel 32x32 activation
+  Dev<float> x(random((size_t)e)), mask((size_t)e), y((size_t)e);
+  const std::string tag = "count=" + std::to_string(e);
+  bench_item("dropout fwd p=0.2 " + tag, 12.0 * e,
+             [&] { ok(sepconv_dropout_forward(GPU, e, 0.2f, 7, x.p, mask.p, y.p), "dropout fwd"); });
+  bench_item("dropout bwd " + tag, 12.0 * e, [&] { ok(sepconv_dropout_backward(GPU, e, mask.p, x.p, y.p), "dropout bwd"); });
+  bench_item("scale " + tag, 8.0 * e, [&] { ok(sepconv_scale(GPU, e, 0.5f, x.p, y.p), "scale"); });
+  double sum = 0;
+  bench_item("sum_squares (synchronises) " + tag, 4.0 * e, [&] { ok(sepconv_sum_squares(GPU, e, x.p, &sum), "sum_squares"); });
+  flush_buffer.reset();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_bench = argc > 1 && std::strcmp(argv[1], "--bench") == 0;
+  bool do_bench = false, large = false;
+  for (int i = 1; i < argc; i++) {
+    const std::string arg = argv[i];
+    if (arg == "--bench") do_bench = true;
+    else if (arg == "--large") large = true;
+    else if (arg == "--all") do_bench = large = true;
+    else if (arg == "--filter" && i + 1 < argc) filter = argv[++i];
+    else {
+      fprintf(stderr, "usage: %s [--filter SUBSTRING] [--large] [--bench | --all]\n", argv[0]);
+      return 2;
+    }
+  }
   build_cases();
+  if (large) build_large_cases();
+  cases.erase(std::remove_if(cases.begin(), cases.end(),
+                             [](const Case& c) { return c.name.find(filter) == std::string::npos; }),
+              cases.end());
   if (sepconv_cuda_available() != SEPCONV_OK) {
     printf("no GPU: %s\n", sepconv_last_error());
     printf("passed: 0 failed: 0 skipped: %zu\n", cases.size());

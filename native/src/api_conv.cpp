@@ -72,6 +72,19 @@ void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, cons
   (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, y);
 }
 
+// The CPU depthwise backward of one ISA: its data and weight kernels as the mask asks, and the
+// bias gradient that every CPU family shares.
+template <decltype(isa_generic::depthwise_backward_data)* DATA,
+          decltype(isa_generic::depthwise_backward_weight)* WEIGHT>
+void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, float* dbias) {
+  if (mask & SEPCONV_GRAD_INPUT) DATA(g, w, dy, dx);
+  if (mask & SEPCONV_GRAD_WEIGHT) WEIGHT(g, x, dy, dw);
+  if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
+}
+#define SEPCONV_CPU_DEPTHWISE_BACKWARD(ns) \
+  depthwise_backward<ns::depthwise_backward_data, ns::depthwise_backward_weight>
+
 template <Backward* DEPTHWISE, Backward* GEMM>
 void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const float* w,
                           const float* dy, float* dx, float* dw, float* dbias) {
@@ -90,9 +103,9 @@ const Table<Forward> forward_table = {
 const Table<Backward> backward_table = {
     "conv2d_backward",
     ref_conv2d_backward,
-    {backward_by_geometry<isa_generic::depthwise_backward, gemm_conv_backward>,
-     backward_by_geometry<isa_avx2::depthwise_backward, gemm_conv_backward>,
-     backward_by_geometry<isa_avx512::depthwise_backward, gemm_conv_backward>},
+    {backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_generic), gemm_conv_backward>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx2), gemm_conv_backward>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx512), gemm_conv_backward>},
     im2col_conv_backward,
     SEPCONV_CUDA_SLOT(backward_by_geometry<gpu::depthwise_backward, gpu::gemm_conv_backward>)};
 }  // namespace

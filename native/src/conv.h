@@ -17,8 +17,6 @@
   void depthwise_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
   void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
                                  float* dw);                                                 \
-  void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,       \
-                          const float* dy, float* dx, float* dw, float* dbias);              \
   }                                                                                          \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)

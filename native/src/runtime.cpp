@@ -1,4 +1,5 @@
-// Runtime: error text, the thread pool, ISA selection, scratch accounting and BLAS attach.
+// Runtime: error text, the thread pool, ISA selection, scratch accounting, exec decoding and
+// the messages of unsupported devices/algos (see dispatch.h), and BLAS attach.
 #include <dlfcn.h>
 
 #include <atomic>

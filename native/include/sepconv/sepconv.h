@@ -190,8 +190,10 @@ SEPCONV_API int sepconv_softmax_xent_backward(int exec, int n, int classes, cons
 SEPCONV_API int sepconv_argmax_rows(int exec, int n, int classes, const float* x, int32_t* idx);
 
 /* ---- optimizer updates: one fused pass over one parameter tensor, in place ----
- * Element arithmetic is float, in the order torch.optim uses for fp32 parameters; the scalar
- * hyperparameters are converted (and the bias corrections computed) in double first.
+ * Element arithmetic is float, in the order torch.optim uses for fp32 parameters, with no fused
+ * multiply-add (CPU and CUDA give the same bits); the scalar hyperparameters are converted (and
+ * the bias corrections computed) in double first. SEPCONV_ALGO_REFERENCE computes each element
+ * in double instead (a reference: close to, not bit-equal with, the fp32 arithmetic).
  * `step` is this tensor's update count including this one (1 on its first update). */
 /* torch.optim.SGD: d = g + wd*p; with momentum mu != 0: b = (step == 1 ? d : mu*b + (1-damp)*d),
  * d = nesterov ? d + mu*b : b; then p -= lr*d. momentum_buffer is read only when mu != 0. */
@@ -209,9 +211,10 @@ SEPCONV_API int sepconv_adam_update(int exec, int64_t count, float* p, const flo
 
 /* ---- CUDA runtime and memory ----
  * Ops called with SEPCONV_EXEC(SEPCONV_DEVICE_CUDA, SEPCONV_ALGO_AUTO) take device pointers for
- * every buffer, one-value outputs such as the softmax loss included, and run asynchronously on
- * device 0, on the library's one stream (sepconv_cuda_stream), in call order; an error of a
- * kernel that already ran surfaces at the next synchronising call.
+ * every buffer, one-value outputs such as the softmax loss included (the one exception:
+ * sepconv_sum_squares' result, host memory everywhere), and run asynchronously on device 0, on
+ * the library's one stream (sepconv_cuda_stream), in call order; an error of a kernel that
+ * already ran surfaces at the next synchronising call.
  * Only SEPCONV_ALGO_AUTO runs on CUDA: REFERENCE and IM2COL are CPU-only. Host-side range checks
  * that would need to read device memory (softmax labels, maxpool argmax) are not done on
  * CUDA: an out-of-range label gives a NaN loss, an out-of-range argmax is ignored.

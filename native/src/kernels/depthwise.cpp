@@ -773,13 +773,5 @@ void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* d
   }
 }
 
-// The three directions as the mask asks; the bias gradient is the one every CPU family shares.
-void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
-                        const float* dy, float* dx, float* dw, float* dbias) {
-  if (mask & SEPCONV_GRAD_INPUT) depthwise_backward_data(g, w, dy, dx);
-  if (mask & SEPCONV_GRAD_WEIGHT) depthwise_backward_weight(g, x, dy, dw);
-  if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
-}
-
 }  // namespace SEPCONV_ISA_NS
 }  // namespace sepconv
