@@ -4,6 +4,7 @@ import java.util.Random;
 import org.sepconv.autograd.F;
 import org.sepconv.autograd.Scope;
 import org.sepconv.autograd.Variable;
+import org.sepconv.models.MobileNetV1;
 import org.sepconv.models.MobileNetV2;
 import org.sepconv.models.ResNet18;
 import org.sepconv.nn.Module;
@@ -16,7 +17,7 @@ import org.sepconv.tensor.Tensor;
  * only API that every version since the first trainer has, so ab.sh can run it against an
  * older commit's jar and this one's, alternating, in one run.
  *
- * <pre>java -cp sepconv.jar:. StepBench mobilenetv2|resnet18 BATCH WARMUP STEPS</pre>
+ * <pre>java -cp sepconv.jar:. StepBench mobilenetv1|mobilenetv2|resnet18 BATCH WARMUP STEPS</pre>
  */
 public final class StepBench {
   public static void main(String[] args) {
@@ -25,7 +26,8 @@ public final class StepBench {
     Random rng = new Random(7);
     int[] labels = new int[batch];
     for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(10);
-    try (Module model = name.equals("resnet18") ? ResNet18.cifar(10, rng) : MobileNetV2.cifar(10, 1.0f, rng);
+    try (Module model = name.equals("resnet18") ? ResNet18.cifar(10, rng)
+            : name.equals("mobilenetv1") ? MobileNetV1.cifar(10, 1.0f, rng) : MobileNetV2.cifar(10, 1.0f, rng);
         SGD sgd = new SGD(model.parameters(), 0.01, 0.9, 0, false, 5e-4);
         Variable x = Variable.leaf(Tensor.rand(rng, batch, 3, 32, 32), false)) {
       double[] ms = new double[steps];
