@@ -94,6 +94,17 @@ class CudaTest {
     return s;
   }
 
+  /** Tensors on two devices in one op: refused, naming the argument and both devices. */
+  @Test
+  void anOpRefusesArgumentsOnTwoDevices() {
+    try (Tensor a = Tensor.zeros(Shape.of(4)); Tensor b = Tensor.zeros(Shape.of(4), Device.CUDA);
+        Tensor y = Tensor.zeros(Shape.of(4), Device.CUDA)) {
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> org.sepconv.ops.Ops.add(a, b, y));
+      assertTrue(e.getMessage().startsWith("b is on CUDA but a is on CPU"), e.getMessage());
+    }
+  }
+
   @Test
   void everyFunctionalOpMatchesTheCpu() {
     sameOnBothDevices("conv depthwise s2", v -> F.conv2d(v[0], v[1], v[2], 2, 1, 1, 16),

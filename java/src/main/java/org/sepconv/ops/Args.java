@@ -169,7 +169,7 @@ final class Args implements AutoCloseable {
 
   private Pointer tensor(String name, Tensor t, long need, DType type) {
     if (t.isClosed()) throw new IllegalArgumentException(name + " is a closed tensor");
-    if (t.dtype() != type) throw new IllegalArgumentException(name + " must be a " + type + " tensor, got " + t);
+    if (t.dtype() != type) throw new IllegalArgumentException(name + " must hold " + type + " elements, got " + t);
     if (device == null) {
       device = t.device();
       deviceArg = name;

@@ -10,6 +10,9 @@ import java.nio.IntBuffer;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.sepconv.tensor.Device;
+import org.sepconv.tensor.Shape;
+import org.sepconv.tensor.Tensor;
 
 /** Bad arguments give an IllegalArgumentException naming the argument, and never a crash. */
 class ValidationTest {
@@ -96,6 +99,37 @@ class ValidationTest {
     for (int i = 4; i < 8; i++) assertEquals(-(i - 4) - 1, big.get(i), "output element " + i);
     assertEquals(4, target.position(), "the position is not moved");
     assertRejects("y", () -> Ops.activationForward(Exec.CPU, Activation.NONE, 5, floats(5), big.duplicate().position(4)));
+  }
+
+  /** The ops over tensors hold their arguments to the same rules: named, with what was expected, nothing written. */
+  @Test
+  void tensorArgumentsAreCheckedByName() {
+    Conv2dSpec s = Conv2dSpec.of(2, 4, 8, 8, 4, 3).withPad(1).withGroups(4);
+    try (Tensor x = Tensor.zeros(Shape.of(2, 4, 8, 8)); Tensor w = Tensor.zeros(Shape.of(4, 1, 3, 3));
+        Tensor y = Tensor.full(Shape.of(2, 4, 8, 8), 7f); Tensor small = Tensor.zeros(Shape.of(2, 4, 8, 7));
+        Tensor ints = Tensor.ofInts(new int[2 * 4 * 8 * 8], Shape.of(2, 4, 8, 8), Device.CPU);
+        Tensor labels = Tensor.zeros(Shape.of(2)); Tensor logits = Tensor.zeros(Shape.of(2, 3));
+        Tensor probs = Tensor.zeros(Shape.of(2, 3)); Tensor loss = Tensor.zeros(Shape.of(1)); Tensor stat = Tensor.zeros(Shape.of(4))) {
+      assertRejects("y", () -> Ops.conv2dForward(s, x, w, null, small));
+      assertTrue(assertThrows(IllegalArgumentException.class, () -> Ops.conv2dForward(s, x, w, null, small)).getMessage()
+          .startsWith("y must have 512 elements, got [2, 4, 8, 7] (448)"));
+      assertRejects("x", () -> Ops.conv2dForward(s, null, w, null, y));
+      assertRejects("x", () -> Ops.conv2dForward(s, ints, w, null, y));
+      assertRejects("labels", () -> Ops.softmaxCrossEntropyForward(2, 3, logits, labels, 0f, probs, loss));
+      assertRejects("y", () -> Ops.batchNormForwardInference(2, 4, 64, x, null, null, stat, stat, 1e-5f, Activation.NONE,
+          x)); // y is x: refused before anything runs
+      Tensor closed = Tensor.zeros(Shape.of(2, 4, 8, 8));
+      closed.close();
+      assertRejects("x", () -> Ops.conv2dForward(s, closed, w, null, y));
+      for (float v : y.toArray()) assertEquals(7f, v, "nothing was written");
+      // the thread's algorithm: a scope sets it, closing restores it
+      assertEquals(Exec.Algo.AUTO, Exec.currentAlgo());
+      try (Exec.Scope r = Exec.use(Exec.Algo.REFERENCE)) {
+        assertEquals(Exec.Algo.REFERENCE, Exec.currentAlgo());
+        Ops.conv2dForward(s, x, w, null, y);
+      }
+      assertEquals(Exec.Algo.AUTO, Exec.currentAlgo());
+    }
   }
 
   /** Buffers are host memory: a CUDA exec over them is refused by name, GPU or not (CUDA takes Tensors). */
