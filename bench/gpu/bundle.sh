@@ -6,7 +6,7 @@
 # OUTDIR .bundle (git-ignored) is what the device tool's carry expects.
 #
 #   bench/gpu/bundle.sh OUTDIR          # builds with Maven first
-#   SKIP_BUILD=1 bench/gpu/bundle.sh OUTDIR   # reuses java/target and bench/target
+#   SKIP_BUILD=1 bench/gpu/bundle.sh OUTDIR   # reuses core/target, java/target and bench/target
 #   MVN_FLAGS=-o bench/gpu/bundle.sh OUTDIR   # offline Maven
 #
 # The CUDA libraries (cudart, cuBLAS, cuDNN) are not in the bundle: run.sh finds the host's.
@@ -25,7 +25,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== mvn package -Pgpu-bundle"
   (cd "$ROOT" && mvn -B -q ${MVN_FLAGS:-} package -DskipTests -Pgpu-bundle)
 fi
-for f in java/target/sepconv.jar bench/target/sepconv-bench.jar java/target/test-classes bench/target/gpu-lib; do
+for f in java/target/sepconv.jar bench/target/sepconv-bench.jar core/target/test-classes java/target/test-classes bench/target/gpu-lib; do
   [ -e "$ROOT/$f" ] || { echo "missing $ROOT/$f: build first (without SKIP_BUILD=1)" >&2; exit 1; }
 done
 
@@ -87,15 +87,17 @@ CUDA_JNI=$(ls "$B"/lib/cuda-*-linux-x86_64.jar)
 keep='jnicudart|jnicublas|jnicudnn'
 drop=$(unzip -Z1 "$CUDA_JNI" | grep -E '(^|/)lib' | grep -E '\.so' | grep -vE "$keep" || true)
 [ -z "$drop" ] || zip -q -d "$CUDA_JNI" $drop >/dev/null
-cp -r "$ROOT/java/target/test-classes" "$B/test-classes"
+# the tests of both modules, the library's and the command line's, in one folder
+mkdir -p "$B/test-classes"
+cp -r "$ROOT/core/target/test-classes/." "$ROOT/java/target/test-classes/." "$B/test-classes/"
 
 # ---- the native GPU test, when the CMake build made one (cuda/test/gpu_test.cu)
-GPU_TEST=$(find "$ROOT/java/target/native-build" -maxdepth 3 -type f -name sepconv_gpu_test -perm -u+x 2>/dev/null | head -1 || true)
+GPU_TEST=$(find "$ROOT/core/target/native-build" -maxdepth 3 -type f -name sepconv_gpu_test -perm -u+x 2>/dev/null | head -1 || true)
 if [ -n "$GPU_TEST" ]; then
   cp "$GPU_TEST" "$B/native/"
-  cp "$ROOT/java/target/classes/org/sepconv/nativeapi/linux-x86_64/libsepconv.so" "$B/native/"
+  cp "$ROOT/core/target/classes/org/sepconv/nativeapi/linux-x86_64/libsepconv.so" "$B/native/"
 else
-  echo "note: no sepconv_gpu_test in java/target/native-build (needs nvcc and cuda/test/gpu_test.cu); run.sh will skip it"
+  echo "note: no sepconv_gpu_test in core/target/native-build (needs nvcc and cuda/test/gpu_test.cu); run.sh will skip it"
 fi
 
 cp "$ROOT/bench/gpu/run.sh" "$ROOT/bench/gpu/torch_train.py" "$B/"

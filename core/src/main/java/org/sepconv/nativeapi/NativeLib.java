@@ -29,7 +29,9 @@ public final class NativeLib {
       return;
     }
     try {
-      String jni = Loader.load(org.bytedeco.openblas.global.openblas.class);
+      // the BLAS-only binding: it extracts and loads libopenblas.so.0 (sgemm is all we call) without the
+      // 24 MB JNI library of the LAPACK binding, which the executable jar leaves out
+      String jni = Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);
       File lib = new File(new File(jni).getParentFile(), "libopenblas.so.0");
       blasLibrary = lib.isFile() ? lib.getPath() : "libopenblas.so.0";
     } catch (Throwable t) {
