@@ -24,7 +24,8 @@ import org.sepconv.Sepconv;
 import org.sepconv.ops.Conv2dSpec;
 
 /**
- * Runs the CPU benchmarks side by side in one process and writes the report:
+ * Runs the CPU benchmarks side by side in one process and writes the report (and JMH's raw JSON
+ * of every run, {@code cpu-jmh.json}):
  * {@code cpu.csv} (op,direction,shape,impl,ms,gflops,gbps), {@code cpu-sgemm.csv} (plain
  * OpenBLAS sgemm on each conv's equivalent GEMM) and {@code cpu.md} (the tables for the
  * README), all into {@code bench/results} or {@code --out DIR}.
@@ -84,6 +85,7 @@ public final class CpuReport {
     writeCsv(out.resolve("cpu-sgemm.csv"), sgemm);
     String md = Tables.markdown(rows, sgemm);
     writeAtomically(out.resolve("cpu.md"), md);
+    writeJson(out.resolve("cpu-jmh.json"), RAW);
     System.out.println(md);
   }
 
@@ -99,7 +101,22 @@ public final class CpuReport {
           .measurementIterations(quick ? 2 : 3).measurementTime(TimeValue.milliseconds(quick ? 300 : 700));
     }
     for (Map.Entry<String, List<String>> e : params.entrySet()) o.param(e.getKey(), e.getValue().toArray(new String[0]));
-    return new Runner(o.build()).run();
+    Collection<RunResult> results = new Runner(o.build()).run();
+    RAW.addAll(results);
+    return results;
+  }
+
+  /** Every JMH result of this process, for the raw JSON beside the reports. */
+  static final List<RunResult> RAW = new ArrayList<>();
+
+  /** JMH's own JSON of {@code results} (what jmh's -rf json writes), atomically into {@code file}. */
+  static void writeJson(Path file, Collection<RunResult> results) throws IOException {
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    try (java.io.PrintStream ps = new java.io.PrintStream(buf, true, StandardCharsets.UTF_8)) {
+      org.openjdk.jmh.results.format.ResultFormatFactory.getInstance(
+          org.openjdk.jmh.results.format.ResultFormatType.JSON, ps).writeOut(results);
+    }
+    writeAtomically(file, buf.toString(StandardCharsets.UTF_8));
   }
 
   static double ms(RunResult r) {

@@ -31,9 +31,12 @@ public final class TrainStepReport {
     }
     double ms = 0, msNoCache = 0;
     int batch = 0;
-    for (RunResult r : new Runner(new OptionsBuilder().include(Pattern.quote(TrainStepBench.class.getName()) + ".*")
+    java.util.Collection<RunResult> raw = new Runner(new OptionsBuilder().include(Pattern.quote(TrainStepBench.class.getName()) + ".*")
         .forks(0).warmupIterations(2).warmupTime(TimeValue.seconds(3)).measurementIterations(5)
-        .measurementTime(TimeValue.seconds(4)).build()).run()) {
+        .measurementTime(TimeValue.seconds(4)).build()).run();
+    java.nio.file.Files.createDirectories(out);
+    CpuReport.writeJson(out.resolve("train-step-jmh.json"), raw); // JMH's raw JSON beside the report
+    for (RunResult r : raw) {
       batch = Integer.parseInt(r.getParams().getParam("batch"));
       if (r.getParams().getParam("hostCache").equals("on")) ms = CpuReport.ms(r);
       else msNoCache = CpuReport.ms(r);

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code sepconv} command line: {@code info}, {@code demo}, {@code summary}, {@code train},
- * {@code eval} and {@code predict}. A bad command line (an unknown flag, a flag value out of its
+ * {@code eval}, {@code predict} and {@code completion}. A bad command line (an unknown flag, a flag value out of its
  * range, no command) prints one line, {@code sepconv <command>: <message> (see ...)}, and exits
  * 2; errors of the environment a user can fix (missing or corrupt data, a checkpoint that does
  * not match, a full disk, too little memory, no GPU) print one line, {@code sepconv: <message>},
@@ -51,6 +51,8 @@ public final class Main implements Callable<Integer> {
     cl.addSubcommand("train", new TrainCommand(out));
     cl.addSubcommand("eval", new EvalCommand(out));
     cl.addSubcommand("predict", new PredictCommand(out));
+    cl.addSubcommand("completion", new CommandLine(new Completion(out)));
+    Choices.register(cl);
     cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((e, line) -> {
       CommandLine at = e.getCommandLine();
@@ -81,6 +83,24 @@ public final class Main implements Callable<Integer> {
   public Integer call() {
     spec.commandLine().usage(new PrintWriter(spec.commandLine().getErr(), true));
     return spec.exitCodeOnInvalidInput();
+  }
+
+  @Command(name = "completion", mixinStandardHelpOptions = true,
+      description = {"Prints a bash completion script for sepconv: its commands, options and the choices of each.",
+          "Install it with: java -jar sepconv.jar completion > ~/.local/share/bash-completion/completions/sepconv",
+          "(it completes the command 'sepconv': alias sepconv='java -jar /path/to/sepconv.jar')."})
+  static final class Completion implements Runnable {
+    private final PrintStream out;
+    @Spec CommandSpec spec;
+
+    Completion(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void run() {
+      out.print(picocli.AutoComplete.bash("sepconv", spec.root().commandLine()));
+    }
   }
 
   /** {@code --version}: the library and native engine. */

@@ -4,11 +4,11 @@ import picocli.CommandLine.Option;
 
 /** The model flags shared by {@code train} and {@code summary}. */
 final class ModelOptions {
-  @Option(names = "--model", defaultValue = "mobilenetv2", description = "mobilenetv1, mobilenetv2 or resnet18 (default: ${DEFAULT-VALUE})")
-  String model;
+  @Option(names = "--model", defaultValue = "mobilenetv2", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+  Choices.Model model;
 
-  @Option(names = "--variant", defaultValue = "cifar", description = "cifar (32x32 input, stride-1 stem) or imagenet (224x224) (default: ${DEFAULT-VALUE})")
-  String variant;
+  @Option(names = "--variant", defaultValue = "cifar", description = "${COMPLETION-CANDIDATES}: cifar (32x32 input, stride-1 stem) or imagenet (224x224) (default: ${DEFAULT-VALUE})")
+  Choices.Variant variant;
 
   @Option(names = "--width-mult", defaultValue = "1", paramLabel = "A", description = "MobileNet width multiplier (default: ${DEFAULT-VALUE})")
   float widthMult;

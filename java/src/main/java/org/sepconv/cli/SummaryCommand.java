@@ -30,9 +30,9 @@ final class SummaryCommand implements Callable<Integer> {
     Module built;
     int size, k;
     try {
-      size = Models.inputSize(m.variant);
+      size = Models.inputSize(m.variant.toString());
       k = m.classes != null ? m.classes : size == 32 ? 10 : 1000;
-      built = Models.create(m.model, m.variant, m.widthMult, k, new Random(0));
+      built = Models.create(m.model.toString(), m.variant.toString(), m.widthMult, k, new Random(0));
     } catch (IllegalArgumentException e) { // a flag value: a bad command line
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }

@@ -33,8 +33,8 @@ final class TrainCommand implements Callable<Integer> {
 
   @Mixin ModelOptions m = new ModelOptions();
 
-  @Option(names = "--dataset", defaultValue = "cifar10", description = "cifar10, fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
-  String dataset;
+  @Option(names = "--dataset", defaultValue = "cifar10", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+  Choices.Dataset dataset;
 
   @Option(names = "--data", paramLabel = "DIR", description = {"the dataset folder. cifar10: cifar-10-batches-bin (default: "
       + "download into ~/.cache/sepconv or $SEPCONV_CACHE); fashion-mnist: the four IDX .gz files (default: "
@@ -50,8 +50,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--batch-size", defaultValue = "128", paramLabel = "N", description = "batch size (default: ${DEFAULT-VALUE})")
   int batchSize;
 
-  @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd, adam or adamw (default: ${DEFAULT-VALUE})")
-  String optimizer;
+  @Option(names = "--optimizer", defaultValue = "sgd", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+  Choices.Optimizer optimizer;
 
   @Option(names = "--lr", defaultValue = "0.1", paramLabel = "X", description = "peak learning rate (default: ${DEFAULT-VALUE})")
   double lr;
@@ -62,8 +62,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--weight-decay", defaultValue = "5e-4", paramLabel = "X", description = "weight decay: L2 for sgd/adam, decoupled for adamw (default: ${DEFAULT-VALUE})")
   double weightDecay;
 
-  @Option(names = "--schedule", defaultValue = "cosine", description = "per-step learning rate: cosine (to 0), onecycle, step (x0.1 after each third), constant (default: ${DEFAULT-VALUE})")
-  String schedule;
+  @Option(names = "--schedule", defaultValue = "cosine", description = "per-step learning rate, ${COMPLETION-CANDIDATES}: cosine (to 0), onecycle, step (x0.1 after each third), constant (default: ${DEFAULT-VALUE})")
+  Choices.Schedule schedule;
 
   @Option(names = "--warmup-epochs", defaultValue = "0", paramLabel = "X", description = "linear warm-up from lr/10 over X epochs (default: ${DEFAULT-VALUE})")
   double warmupEpochs;
@@ -102,9 +102,10 @@ final class TrainCommand implements Callable<Integer> {
   public Integer call() throws InterruptedException {
     if (resume && overwrite) throw usage("--resume and --overwrite contradict each other: give one of them");
     Device device = machine.apply(spec);
-    TrainConfig cfg = resume ? resumedConfig(device) : config(() -> new TrainConfig(m.model, m.variant, m.widthMult,
-        m.classes != null ? m.classes : DataSets.classes(dataset, 10), dataset, limitTrain, epochs, batchSize, optimizer,
-        lr, momentum, weightDecay, schedule, warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device));
+    TrainConfig cfg = resume ? resumedConfig(device) : config(() -> new TrainConfig(m.model.toString(),
+        m.variant.toString(), m.widthMult, m.classes != null ? m.classes : DataSets.classes(dataset.toString(), 10),
+        dataset.toString(), limitTrain, epochs, batchSize, optimizer.toString(), lr, momentum, weightDecay,
+        schedule.toString(), warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device));
     if (cfg.device() != device) MachineOptions.usable(cfg.device().name().toLowerCase(Locale.ROOT)); // a resumed run's own
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
@@ -157,13 +158,13 @@ final class TrainCommand implements Callable<Integer> {
     TrainConfig s = ck.config();
     CommandLine.ParseResult pr = spec.commandLine().getParseResult();
     java.util.function.Predicate<String> given = pr::hasMatchedOption;
-    TrainConfig mine = config(() -> new TrainConfig(given.test("--model") ? m.model : s.model(),
-        given.test("--variant") ? m.variant : s.variant(), given.test("--width-mult") ? m.widthMult : s.widthMult(),
-        m.classes != null ? m.classes : s.classes(), given.test("--dataset") ? dataset : s.dataset(),
+    TrainConfig mine = config(() -> new TrainConfig(given.test("--model") ? m.model.toString() : s.model(),
+        given.test("--variant") ? m.variant.toString() : s.variant(), given.test("--width-mult") ? m.widthMult : s.widthMult(),
+        m.classes != null ? m.classes : s.classes(), given.test("--dataset") ? dataset.toString() : s.dataset(),
         given.test("--limit-train") ? limitTrain : s.limitTrain(), given.test("--epochs") ? epochs : s.epochs(),
-        given.test("--batch-size") ? batchSize : s.batchSize(), given.test("--optimizer") ? optimizer : s.optimizer(),
+        given.test("--batch-size") ? batchSize : s.batchSize(), given.test("--optimizer") ? optimizer.toString() : s.optimizer(),
         given.test("--lr") ? lr : s.lr(), given.test("--momentum") ? momentum : s.momentum(),
-        given.test("--weight-decay") ? weightDecay : s.weightDecay(), given.test("--schedule") ? schedule : s.schedule(),
+        given.test("--weight-decay") ? weightDecay : s.weightDecay(), given.test("--schedule") ? schedule.toString() : s.schedule(),
         given.test("--warmup-epochs") ? warmupEpochs : s.warmupEpochs(),
         given.test("--label-smoothing") ? labelSmoothing : s.labelSmoothing(),
         given.test("--crop-pad") ? cropPad : s.cropPad(), given.test("--flip") ? flip : s.flip(),

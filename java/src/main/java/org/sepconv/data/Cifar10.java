@@ -203,7 +203,7 @@ public final class Cifar10 {
       c.setReadTimeout(60_000);
       if (c instanceof HttpURLConnection h && h.getResponseCode() != 200)
         throw new IOException("HTTP " + h.getResponseCode() + " " + h.getResponseMessage());
-      Progress bar = new Progress(progress, c.getContentLengthLong());
+      Download bar = new Download(progress, c.getContentLengthLong());
       try (InputStream in = new DigestInputStream(c.getInputStream(), md);
           OutputStream out = Files.newOutputStream(dest)) {
         byte[] buf = new byte[1 << 16];
@@ -234,43 +234,32 @@ public final class Cifar10 {
     }
   }
 
-  /** A one-line bar: "[#####.....]  45.2/162.6 MB  27%  8.3 MB/s", redrawn at most 10×/s. */
-  private static final class Progress {
-    private final PrintStream out;
+  /** The download's bar: "CIFAR-10 [=====     ]  45.2/162.6 MB  27%  8.3 MB/s", redrawn at most 10 times a second. */
+  private static final class Download {
+    private final ProgressBar bar;
     private final long total, start = System.nanoTime();
-    private long done, shown;
+    private long done;
 
-    Progress(PrintStream out, long total) {
-      this.out = out;
+    Download(PrintStream out, long total) {
+      this.bar = new ProgressBar(out, true, 0.1, 30);
       this.total = total;
     }
 
     void add(long n) {
       done += n;
-      long now = System.nanoTime();
-      if (out != null && now - shown > 100_000_000L) {
-        shown = now;
-        draw(now);
-      }
+      draw(total > 0 ? Math.min(done, total - 1) : done); // the full bar is drawn once, by done()
     }
 
     void done() {
-      if (out == null) return;
-      draw(System.nanoTime());
-      out.println();
+      draw(total > 0 ? total : done);
+      bar.end();
     }
 
-    private void draw(long now) {
-      double mb = done / 1e6, rate = mb / Math.max(1e-9, (now - start) / 1e9);
-      if (total > 0) {
-        int filled = (int) (30 * done / total);
-        out.printf(Locale.ROOT, "\rCIFAR-10 [%s%s] %6.1f/%.1f MB %3d%% %5.1f MB/s",
-            "#".repeat(filled), ".".repeat(30 - filled), mb, total / 1e6, 100 * done / total,
-            rate);
-      } else {
-        out.printf(Locale.ROOT, "\rCIFAR-10 %6.1f MB %5.1f MB/s", mb, rate);
-      }
-      out.flush();
+    private void draw(long shown) {
+      double mb = done / 1e6, rate = mb / Math.max(1e-9, (System.nanoTime() - start) / 1e9);
+      bar.update("CIFAR-10", shown, total > 0 ? total : -1, total > 0
+          ? String.format(Locale.ROOT, "%6.1f/%.1f MB %3d%% %5.1f MB/s", mb, total / 1e6, 100 * done / total, rate)
+          : String.format(Locale.ROOT, "%6.1f MB %5.1f MB/s", mb, rate));
     }
   }
 }

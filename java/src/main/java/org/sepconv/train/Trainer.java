@@ -398,8 +398,11 @@ public final class Trainer {
         return new SGD(model.parameters(), cfg.lr(), cfg.momentum(), 0, false, cfg.weightDecay());
       case "adam":
         return new Adam(model.parameters(), cfg.lr(), 0.9, 0.999, 1e-8, cfg.weightDecay());
-      default:
+      case "adamw":
         return new AdamW(model.parameters(), cfg.lr(), 0.9, 0.999, 1e-8, cfg.weightDecay());
+      default: // TrainConfig admits only TrainConfig.OPTIMIZERS: a name here that is not one is a bug
+        throw new IllegalStateException("optimizer '" + cfg.optimizer() + "' has no case here; expected one of "
+            + TrainConfig.OPTIMIZERS);
     }
   }
 
@@ -410,7 +413,10 @@ public final class Trainer {
       case "cosine": s = LrSchedule.cosine(cfg.lr(), total, 0); break;
       case "onecycle": s = LrSchedule.oneCycle(cfg.lr(), total); break;
       case "step": s = LrSchedule.step(cfg.lr(), Math.max(1, (total + 2) / 3), 0.1); break;
-      default: s = LrSchedule.constant(cfg.lr());
+      case "constant": s = LrSchedule.constant(cfg.lr()); break;
+      default: // as for the optimizer: only TrainConfig.SCHEDULES get here
+        throw new IllegalStateException("schedule '" + cfg.schedule() + "' has no case here; expected one of "
+            + TrainConfig.SCHEDULES);
     }
     long warm = Math.round(cfg.warmupEpochs() * perEpoch);
     return warm > 0 ? LrSchedule.warmup(s, warm, 0.1) : s;

@@ -28,6 +28,31 @@ class MainTest {
     assertTrue(r.out().contains("\nmacs: "), r.out());
   }
 
+  /** The options' enums list exactly the names the library and the trainer accept. */
+  @Test
+  void choicesAreTheNamesTheLibraryAccepts() {
+    assertEquals(org.sepconv.models.Models.NAMES, names(Choices.Model.values()));
+    assertEquals(org.sepconv.models.Models.VARIANTS, names(Choices.Variant.values()));
+    assertEquals(org.sepconv.train.TrainConfig.DATASETS, names(Choices.Dataset.values()));
+    assertEquals(org.sepconv.train.TrainConfig.OPTIMIZERS, names(Choices.Optimizer.values()));
+    assertEquals(org.sepconv.train.TrainConfig.SCHEDULES, names(Choices.Schedule.values()));
+    Run r = exec("train", "--help");
+    assertTrue(r.out().contains("cifar10, fashion-mnist, synthetic") && r.out().contains("sgd, adam, adamw"), r.out());
+  }
+
+  static java.util.List<String> names(Enum<?>[] values) {
+    return java.util.Arrays.stream(values).map(Object::toString).toList();
+  }
+
+  @Test
+  void completionPrintsABashScriptWithEveryCommandAndChoice() {
+    Run r = exec("completion");
+    assertEquals(0, r.code(), r.err());
+    for (String w : java.util.List.of("complete -F", "sepconv", "train", "eval", "predict", "--optimizer", "adamw",
+        "fashion-mnist", "--device"))
+      assertTrue(r.out().contains(w), w + " in the completion script");
+  }
+
   @Test
   void infoNamesTheInstructionSetAndBlas() {
     Run r = exec("info");
@@ -44,8 +69,11 @@ class MainTest {
     assertEquals(2, r.code());
     r = exec("summary", "--model", "vgg16");
     assertEquals(2, r.code());
-    assertEquals("sepconv summary: model must be one of [mobilenetv1, mobilenetv2, resnet18], got 'vgg16' (see "
-        + "'sepconv summary --help')\n", r.err());
+    assertTrue(r.err().startsWith("sepconv summary: Invalid value for option '--model'")
+        && r.err().contains("expected one of [mobilenetv1, mobilenetv2, resnet18], got 'vgg16'"), r.err());
+    r = exec("train", "--optimizer", "lbfgs", "--dataset", "synthetic");
+    assertEquals(2, r.code(), "an unknown optimizer is refused by name, never taken for another");
+    assertTrue(r.err().contains("expected one of [sgd, adam, adamw], got 'lbfgs'"), r.err());
     r = exec("summary", "--width-mult", "100");
     assertEquals(2, r.code());
     assertTrue(r.err().startsWith("sepconv summary: width multiplier must be in (0, 4.0], got 100.0"), r.err());
