@@ -34,6 +34,14 @@ public final class BasicBlock extends Module {
     return Conv2d.builder(in, out, 3).optStride(stride).optPad(1).optBias(false).build(rng);
   }
 
+  public Conv2d conv1() { return conv1; }
+  public BatchNorm2d bn1() { return bn1; }
+  public Conv2d conv2() { return conv2; }
+  public BatchNorm2d bn2() { return bn2; }
+
+  /** The shortcut's 1x1 conv and BN, or null when the shortcut is the identity. */
+  public Sequential downsample() { return downsample; }
+
   @Override
   public Variable forward(Variable x) {
     Variable y = bn2.forward(conv2.forward(bn1.forward(conv1.forward(x), Activation.RELU)));

@@ -51,6 +51,33 @@ public final class Export {
     }
   }
 
+  /** A conv's weight [out][in/groups][k][k] and bias [out], new tensors that the caller closes. */
+  public record FoldedConv(Tensor weight, Tensor bias) implements AutoCloseable {
+    @Override
+    public void close() {
+      weight.close();
+      bias.close();
+    }
+  }
+
+  /**
+   * {@code conv} then {@code bn} in eval mode as one conv, on the conv's device: the weight
+   * scaled by gamma/sqrt(running_var + eps), the bias (bias - running_mean) * scale + beta.
+   * {@code bn} must hold running statistics over the conv's output channels.
+   */
+  public static FoldedConv fold(Conv2d conv, BatchNorm2d bn) {
+    Tensor w = conv.weight().value().copy();
+    Tensor b = conv.bias() == null ? Tensor.zeros(Shape.of(conv.outChannels()), w.device()) : conv.bias().value().copy();
+    FoldedConv f = new FoldedConv(w, b);
+    try {
+      bn.foldInto(w, b);
+    } catch (RuntimeException e) {
+      f.close();
+      throw e;
+    }
+    return f;
+  }
+
   private static void fold(String prefix, Module m, Map<String, Tensor> out) {
     m.stateDict().forEach((k, t) -> {
       if (k.indexOf('.') < 0) out.put(prefix + k, t.copy()); // this module's own entries
@@ -61,11 +88,9 @@ public final class Export {
       Module child = kids.get(i).getValue(), next = i + 1 < kids.size() ? kids.get(i + 1).getValue() : null;
       if (child instanceof Conv2d conv && next instanceof BatchNorm2d bn
           && bn.channels() == conv.outChannels() && bn.runningMean() != null) {
-        Tensor w = conv.weight().value().copy();
-        Tensor b = conv.bias() == null ? Tensor.zeros(Shape.of(conv.outChannels()), w.device()) : conv.bias().value().copy();
-        out.put(name + "weight", w);
-        out.put(name + "bias", b);
-        bn.foldInto(w, b);
+        FoldedConv f = fold(conv, bn);
+        out.put(name + "weight", f.weight());
+        out.put(name + "bias", f.bias());
         i++;
       } else {
         fold(name, child, out);

@@ -42,4 +42,9 @@ public final class InvertedResidual extends Module {
   public boolean hasResidual() {
     return residual;
   }
+
+  /** The block's layers (child "conv"), without the residual addition. */
+  public Sequential conv() {
+    return conv;
+  }
 }

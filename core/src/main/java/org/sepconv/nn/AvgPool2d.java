@@ -25,4 +25,9 @@ public final class AvgPool2d extends Module {
   public Variable forward(Variable x) {
     return Trace.record(this, F.avgPool2d(x, k, stride, pad, countIncludePad));
   }
+
+  public int kernel() { return k; }
+  public int stride() { return stride; }
+  public int pad() { return pad; }
+  public boolean countIncludePad() { return countIncludePad; }
 }

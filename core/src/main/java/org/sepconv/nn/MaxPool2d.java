@@ -17,4 +17,8 @@ public final class MaxPool2d extends Module {
   public Variable forward(Variable x) {
     return Trace.record(this, F.maxPool2d(x, k, stride, pad));
   }
+
+  public int kernel() { return k; }
+  public int stride() { return stride; }
+  public int pad() { return pad; }
 }

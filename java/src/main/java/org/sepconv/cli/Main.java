@@ -24,11 +24,11 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code sepconv} command line: {@code info}, {@code demo}, {@code summary}, {@code train},
- * {@code eval}, {@code predict} and {@code completion}. A bad command line (an unknown flag, a flag value out of its
- * range, no command) prints one line, {@code sepconv <command>: <message> (see ...)}, and exits
- * 2; errors of the environment a user can fix (missing or corrupt data, a checkpoint that does
- * not match, a full disk, too little memory, no GPU) print one line, {@code sepconv: <message>},
- * and exit 1.
+ * {@code eval}, {@code predict}, {@code export} and {@code completion}. A bad command line (an
+ * unknown flag, a flag value out of its range, no command) prints one line, {@code sepconv
+ * <command>: <message> (see ...)}, and exits 2; errors of the environment a user can fix (missing
+ * or corrupt data, a checkpoint that does not match, a full disk, too little memory, no GPU) print
+ * one line, {@code sepconv: <message>}, and exit 1.
  */
 @Command(name = "sepconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Depthwise-separable convolutions for the JVM: train and run MobileNet/ResNet models on the CPU.",
@@ -51,8 +51,9 @@ public final class Main implements Callable<Integer> {
     cl.addSubcommand("train", new TrainCommand(out));
     cl.addSubcommand("eval", new EvalCommand(out));
     cl.addSubcommand("predict", new PredictCommand(out));
+    cl.addSubcommand("export", new ExportCommand(out));
     cl.addSubcommand("completion", new CommandLine(new Completion(out)));
-    Choices.register(cl);
+    Choices.register(cl); // after the subcommands: picocli gives a converter to those added so far
     cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler((e, line) -> {
       CommandLine at = e.getCommandLine();
