@@ -3,7 +3,6 @@ package org.sepconv.train;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -424,10 +423,7 @@ public final class Trainer {
   }
 
   private static List<Dropout> dropouts(Module m) {
-    List<Dropout> out = new ArrayList<>();
-    if (m instanceof Dropout) out.add((Dropout) m);
-    for (Module c : m.children().values()) out.addAll(dropouts(c));
-    return out;
+    return m.namedModules().values().stream().filter(Dropout.class::isInstance).map(Dropout.class::cast).toList();
   }
 
   /** A well-mixed 64-bit seed from three values (SplitMix64 finaliser). */
