@@ -182,6 +182,11 @@ public final class Trainer {
       std = expand(train.channelStd());
       st.init = init;
     }
+    int size = Models.inputSize(cfg.variant()); // nothing resizes: at 32x32 the imagenet variants end on 1x1 maps
+    if (size != train.height())
+      log.printf(Locale.ROOT, "note: --variant %s is built for %dx%d images; these %dx%d images are used as they are, not "
+          + "resized, so each feature map is that much smaller than the model was designed for%n", cfg.variant(), size,
+          size, train.height(), train.width());
     long totalSteps = (long) perEpoch * cfg.epochs();
     LrSchedule schedule = schedule(perEpoch, totalSteps);
     Augment aug = new Augment(cfg.cropPad(), cfg.flip(), cfg.cutout());

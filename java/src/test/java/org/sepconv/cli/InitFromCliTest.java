@@ -8,27 +8,20 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sepconv.cli.MainTest.Run;
-import org.sepconv.io.SafeTensors;
-import org.sepconv.models.Models;
-import org.sepconv.nn.Module;
 import org.sepconv.train.Checkpoint;
 import org.sepconv.train.Pretrained;
+import org.sepconv.train.PretrainedTest;
 
 /** train --init-from: torchvision-named weights into a new run, on the command line. */
 class InitFromCliTest {
   @TempDir Path tmp;
 
-  /** An imagenet-variant state dict of 1000 classes, saved as torchvision's save_file(model.state_dict()) would. */
+  /** An imagenet-variant state dict of 1000 classes, as torchvision's would be. */
   private Path imagenetWeights(String model) {
-    Path file = tmp.resolve(model + ".safetensors");
-    try (Module m = Models.create(model, "imagenet", 0.25f, 1000, new Random(5))) {
-      SafeTensors.save(file, m.stateDict(), null);
-    }
-    return file;
+    return PretrainedTest.stateDict(tmp.resolve(model + ".safetensors"), model, "imagenet", 0.25f, 1000);
   }
 
   private String[] train(Path out, int epochs, String... extra) {
@@ -44,6 +37,8 @@ class InitFromCliTest {
     Path file = imagenetWeights("mobilenetv2"), out = tmp.resolve("run");
     Run r = MainTest.exec(train(out, 1, "--init-from", file.toString()));
     assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.out().contains("\nnote: --variant imagenet is built for 224x224 images; these 32x32 images are used as "
+        + "they are, not resized, so each feature map is that much smaller than the model was designed for\n"), r.out());
     assertTrue(r.out().contains("\ninit: loaded 312 tensors from " + file + "; replaced classifier.1.weight [1000, 1280] "
         + "and classifier.1.bias [1000] by fresh ones for 10 classes\n"), r.out());
     assertTrue(r.out().contains("epoch 1/1: train loss"), r.out());

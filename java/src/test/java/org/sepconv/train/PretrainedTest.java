@@ -27,16 +27,16 @@ import org.sepconv.nn.Module;
 import org.sepconv.tensor.Tensor;
 
 /** Runs from pretrained weights: what is loaded, what is replaced, what is refused, and the resume. */
-class PretrainedTest {
+public class PretrainedTest {
   @TempDir Path tmp;
 
   /**
    * A state dict as torchvision's {@code save_file(model.state_dict(), ...)} writes one (no
    * metadata; num_batches_tracked as I64): a model of another seed than the runs', with BN
-   * statistics that are not their initial values.
+   * statistics that are not their initial values. (Also used by the command-line tests.)
    */
-  static Path stateDict(Path file, String model, float width, int classes) {
-    try (Module m = Models.create(model, "cifar", width, classes, new Random(11))) {
+  public static Path stateDict(Path file, String model, String variant, float width, int classes) {
+    try (Module m = Models.create(model, variant, width, classes, new Random(11))) {
       m.namedBuffers().forEach((k, t) -> t.fill(k.endsWith(".running_var") ? 2f : k.endsWith(".num_batches_tracked") ? 5f : 0.25f));
       SafeTensors.save(file, m.stateDict(), null);
     }
@@ -45,7 +45,8 @@ class PretrainedTest {
 
   /** The file of {@link #stateDict} for MobileNetV2-cifar, width 0.25, 1000 classes, edited. */
   private Path edited(String name, Consumer<Map<String, Tensor>> edit) {
-    Map<String, Tensor> state = new LinkedHashMap<>(SafeTensors.load(stateDict(tmp.resolve("base.safetensors"), "mobilenetv2", 0.25f, 1000)));
+    Path base = stateDict(tmp.resolve("base.safetensors"), "mobilenetv2", "cifar", 0.25f, 1000);
+    Map<String, Tensor> state = new LinkedHashMap<>(SafeTensors.load(base));
     try {
       edit.accept(state);
       SafeTensors.save(tmp.resolve(name), state, null);
@@ -73,7 +74,7 @@ class PretrainedTest {
   @Test
   void aRunStartsFromTheFilesWeightsWithAFreshClassifierAndResumesBitForBitWithoutIt() throws Exception {
     TrainConfig cfg = TrainerTest.config(1, 0.05, "cosine"); // MobileNetV2-cifar, width 0.25, 4 classes
-    Path file = stateDict(tmp.resolve("mobilenet_v2.safetensors"), "mobilenetv2", 0.25f, 1000);
+    Path file = stateDict(tmp.resolve("mobilenet_v2.safetensors"), "mobilenetv2", "cifar", 0.25f, 1000);
     Pretrained init = Pretrained.of(file);
     assertEquals(new Pretrained(file.toAbsolutePath(), Files.size(file),
         HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)))), init);
@@ -114,7 +115,7 @@ class PretrainedTest {
 
   @Test
   void aFileOfTheRunsClassCountLoadsWhole() throws IOException {
-    Path file = stateDict(tmp.resolve("four.safetensors"), "mobilenetv2", 0.25f, 4);
+    Path file = stateDict(tmp.resolve("four.safetensors"), "mobilenetv2", "cifar", 0.25f, 4);
     try (Module m = fresh(TrainerTest.config(1, 0.05, "cosine"))) {
       assertEquals("init: loaded 314 tensors from " + file.toAbsolutePath(), Pretrained.of(file).loadInto(m));
       Map<String, float[]> want = TrainerTest.tensors(file);
@@ -122,13 +123,32 @@ class PretrainedTest {
     }
   }
 
+  /**
+   * torchvision's weights are the imagenet variants'. MobileNetV2's cifar variant has the same
+   * tensors (only strides differ), so they load into it too; ResNet18's has a 3x3 stem, not 7x7.
+   */
+  @Test
+  void imagenetWeightsFitTheCifarMobileNetV2ButNotTheCifarResNet18() {
+    Path v2 = stateDict(tmp.resolve("v2.safetensors"), "mobilenetv2", "imagenet", 1f, 1000);
+    try (Module m = Models.create("mobilenetv2", "cifar", 1f, 10, new Random(0))) {
+      assertEquals("init: loaded 312 tensors from " + v2.toAbsolutePath() + "; replaced classifier.1.weight [1000, 1280] "
+          + "and classifier.1.bias [1000] by fresh ones for 10 classes", Pretrained.of(v2).loadInto(m));
+    }
+    Path r18 = stateDict(tmp.resolve("r18.safetensors"), "resnet18", "imagenet", 1f, 1000);
+    try (Module m = Models.create("resnet18", "cifar", 1f, 10, new Random(0))) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Pretrained.of(r18).loadInto(m));
+      assertEquals("--init-from " + r18.toAbsolutePath() + ": state dict does not match ResNet18: 1 shape mismatch(es), "
+          + "the first conv1.weight expected [64, 3, 3, 3] got [64, 3, 7, 7]", e.getMessage());
+    }
+  }
+
   /** Each bad file is one message naming the first bad key and the expected shape; the model is left as it was. */
   @Test
   void filesThatDoNotFitAreRefusedNamingTheFirstBadKeyAndItsShape() throws IOException {
     String prefix = "state dict does not match MobileNetV2: ";
-    assertRefused(stateDict(tmp.resolve("v1.safetensors"), "mobilenetv1", 0.25f, 1000),
+    assertRefused(stateDict(tmp.resolve("v1.safetensors"), "mobilenetv1", "cifar", 0.25f, 1000),
         prefix + "308 missing key(s), the first classifier.1.bias [4]; 158 unexpected key(s), the first fc.bias");
-    assertRefused(stateDict(tmp.resolve("wider.safetensors"), "mobilenetv2", 0.5f, 1000),
+    assertRefused(stateDict(tmp.resolve("wider.safetensors"), "mobilenetv2", "cifar", 0.5f, 1000),
         prefix + "242 shape mismatch(es), the first features.0.0.weight expected [8, 3, 3, 3] got [16, 3, 3, 3]");
     assertRefused(edited("extra.safetensors", s -> s.put("extra.weight", Tensor.zeros(3))),
         prefix + "1 unexpected key(s), the first extra.weight");
