@@ -37,7 +37,9 @@ import org.sepconv.tensor.Tensor;
  * </pre>
  *
  * We write F32, except keys ending in {@code .num_batches_tracked}, which PyTorch stores as I64
- * (our tensors hold them as floats). We read F32, and I64 and I32 converted to float.
+ * (our tensors hold them as floats). We read F32; F16 (IEEE half) and BF16 (the top 16 bits of
+ * an F32), both widened to F32 exactly, with their subnormals, infinities and NaNs; and I64 and
+ * I32 converted to float.
  * Everything the reader rejects is an IllegalArgumentException that names the file and the
  * problem; I/O errors are UncheckedIOExceptions.
  */
@@ -50,7 +52,7 @@ public final class SafeTensors {
   private static final int CHUNK = 1 << 20;
 
   private enum DType {
-    F32(4), I64(8), I32(4);
+    F32(4), F16(2), BF16(2), I64(8), I32(4);
 
     final int bytes;
 
@@ -257,6 +259,12 @@ public final class SafeTensors {
         case F32:
           dst.put(base, chunk.asFloatBuffer(), 0, m);
           break;
+        case F16:
+          for (int i = 0; i < m; i++) dst.put(base + i, halfToFloat(chunk.getShort(2 * i)));
+          break;
+        case BF16:
+          for (int i = 0; i < m; i++) dst.put(base + i, Float.intBitsToFloat(chunk.getShort(2 * i) << 16));
+          break;
         case I64:
           for (int i = 0; i < m; i++) dst.put(base + i, (float) chunk.getLong(8 * i));
           break;
@@ -267,6 +275,19 @@ public final class SafeTensors {
           throw new AssertionError(e.dtype);
       }
     }
+  }
+
+  /**
+   * An IEEE 754 binary16 value as the float of the same value: the exponent is rebiased (15 to
+   * 127) and the 10 mantissa bits move to the top of the 23; subnormals (exponent 0) are
+   * mantissa * 2^-24, exactly representable as normal floats; infinities and NaNs keep their sign
+   * and (shifted) payload.
+   */
+  static float halfToFloat(short h) {
+    int sign = (h & 0x8000) << 16, exp = (h >>> 10) & 0x1F, mant = h & 0x3FF;
+    if (exp == 0x1F) return Float.intBitsToFloat(sign | 0x7F800000 | mant << 13);
+    if (exp == 0) return Float.intBitsToFloat(sign | Float.floatToRawIntBits(mant * 0x1p-24f));
+    return Float.intBitsToFloat(sign | (exp + 127 - 15) << 23 | mant << 13);
   }
 
   private static Header readHeader(FileChannel ch, Path file) throws IOException {
@@ -333,7 +354,7 @@ public final class SafeTensors {
     try {
       dtype = DType.valueOf((String) dt);
     } catch (IllegalArgumentException e) {
-      throw bad(file, what + "unsupported dtype " + dt + " (supported: F32, I64, I32)");
+      throw bad(file, what + "unsupported dtype " + dt + " (supported: F32, F16, BF16, I64, I32)");
     }
     if (!(shape instanceof List)) throw bad(file, what + "missing or non-array shape");
     List<?> sl = (List<?>) shape;

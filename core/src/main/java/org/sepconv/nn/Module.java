@@ -88,24 +88,37 @@ public abstract class Module implements AutoCloseable {
     return java.util.Collections.unmodifiableMap(children);
   }
 
+  /**
+   * This module (named {@code ""}) and every descendant, by dotted name ({@code classifier.1}),
+   * each before its children, in registration order: torch's {@code named_modules()}.
+   */
+  public final Map<String, Module> namedModules() {
+    Map<String, Module> out = new LinkedHashMap<>();
+    modulesInto("", out);
+    return out;
+  }
+
+  private void modulesInto(String name, Map<String, Module> out) {
+    out.put(name, this);
+    children.forEach((k, m) -> m.modulesInto(name.isEmpty() ? k : name + "." + k, out));
+  }
+
   /** Every parameter of this module and its descendants, by dotted name. */
   public final Map<String, Variable> namedParameters() {
     Map<String, Variable> out = new LinkedHashMap<>();
-    collect("", out, null);
+    namedModules().forEach((name, m) -> m.params.forEach((k, v) -> out.put(dotted(name, k), v)));
     return out;
   }
 
   /** Every buffer of this module and its descendants, by dotted name. */
   public final Map<String, Tensor> namedBuffers() {
     Map<String, Tensor> out = new LinkedHashMap<>();
-    collect("", null, out);
+    namedModules().forEach((name, m) -> m.buffers.forEach((k, v) -> out.put(dotted(name, k), v.value())));
     return out;
   }
 
-  private void collect(String prefix, Map<String, Variable> ps, Map<String, Tensor> bs) {
-    if (ps != null) params.forEach((k, v) -> ps.put(prefix + k, v));
-    if (bs != null) buffers.forEach((k, v) -> bs.put(prefix + k, v.value()));
-    children.forEach((k, m) -> m.collect(prefix + k + ".", ps, bs));
+  private static String dotted(String module, String key) {
+    return module.isEmpty() ? key : module + "." + key;
   }
 
   public final List<Variable> parameters() {
@@ -121,14 +134,11 @@ public abstract class Module implements AutoCloseable {
   /** Parameters then buffers of each module, in registration order, as torchvision orders them. */
   public final Map<String, Tensor> stateDict() {
     Map<String, Tensor> out = new LinkedHashMap<>();
-    stateInto("", out);
+    namedModules().forEach((name, m) -> {
+      m.params.forEach((k, v) -> out.put(dotted(name, k), v.value()));
+      m.buffers.forEach((k, v) -> out.put(dotted(name, k), v.value()));
+    });
     return out;
-  }
-
-  private void stateInto(String prefix, Map<String, Tensor> out) {
-    params.forEach((k, v) -> out.put(prefix + k, v.value()));
-    buffers.forEach((k, v) -> out.put(prefix + k, v.value()));
-    children.forEach((k, m) -> m.stateInto(prefix + k + ".", out));
   }
 
   /**

@@ -128,6 +128,54 @@ class SafeTensorsTest {
     assertEquals(Map.of("k", "v\n\u2603"), SafeTensors.metadata(f));
   }
 
+  /** Half-precision files as PyTorch writes them (model.half(), model.bfloat16()): each value, byte by byte. */
+  @Test
+  void readsF16AndBf16ExactlyWithEverySpecialValue() throws IOException {
+    // little-endian F16: +0, -0, the smallest subnormal 2^-24, the largest subnormal 1023 * 2^-24,
+    // the smallest normal 2^-14, 1, -2, 1/3 rounded, the largest finite 65504, +inf, -inf, a quiet
+    // NaN, a negative quiet NaN with a payload
+    byte[] f16 = {0x00, 0x00, 0x00, (byte) 0x80, 0x01, 0x00, (byte) 0xff, 0x03, 0x00, 0x04, 0x00, 0x3c, 0x00,
+        (byte) 0xc0, 0x55, 0x35, (byte) 0xff, 0x7b, 0x00, 0x7c, 0x00, (byte) 0xfc, 0x00, 0x7e, 0x01, (byte) 0xfe};
+    float[] f16Want = {0f, -0f, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f, 1f, -2f, 0x1.554p-2f, 65504f,
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7fc00000), Float.intBitsToFloat(0xffc02000)};
+    // little-endian BF16: +0, -0, the smallest subnormal 2^-133, the smallest normal 2^-126, 1, -2,
+    // pi rounded, the largest finite, +inf, -inf, a quiet NaN, a negative quiet NaN with a payload
+    byte[] bf16 = {0x00, 0x00, 0x00, (byte) 0x80, 0x01, 0x00, (byte) 0x80, 0x00, (byte) 0x80, 0x3f, 0x00, (byte) 0xc0,
+        0x49, 0x40, 0x7f, 0x7f, (byte) 0x80, 0x7f, (byte) 0x80, (byte) 0xff, (byte) 0xc0, 0x7f, (byte) 0xc1, (byte) 0xff};
+    float[] bf16Want = {0f, -0f, 0x1p-133f, 0x1p-126f, 1f, -2f, 0x1.92p1f, Float.intBitsToFloat(0x7f7f0000),
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7fc00000), Float.intBitsToFloat(0xffc10000)};
+    byte[] data = new byte[f16.length + bf16.length];
+    System.arraycopy(f16, 0, data, 0, f16.length);
+    System.arraycopy(bf16, 0, data, f16.length, bf16.length);
+    Path f = file("half.safetensors", "{\"h\":{\"dtype\":\"F16\",\"shape\":[13],\"data_offsets\":[0,26]},"
+        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[12],\"data_offsets\":[26,50]}}", data);
+    Map<String, Tensor> m = loadOwned(f);
+    assertArrayEquals(bits(own(Tensor.of(f16Want, 13))), bits(m.get("h")), "F16 bit for bit");
+    assertArrayEquals(bits(own(Tensor.of(bf16Want, 12))), bits(m.get("b")), "BF16 bit for bit");
+  }
+
+  /** Every one of the 65,536 F16 and BF16 bit patterns, against the value their fields define. */
+  @Test
+  void readsEveryHalfBitPattern() throws IOException {
+    ByteBuffer data = ByteBuffer.allocate(4 << 16).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < 1 << 16; i++) data.putShort((short) i);
+    for (int i = 0; i < 1 << 16; i++) data.putShort((short) i);
+    Path f = file("all.safetensors", "{\"h\":{\"dtype\":\"F16\",\"shape\":[65536],\"data_offsets\":[0,131072]},"
+        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[256,256],\"data_offsets\":[131072,262144]}}", data.array());
+    Map<String, Tensor> m = loadOwned(f);
+    float[] h = m.get("h").toArray(), b = m.get("b").toArray();
+    for (int i = 0; i < 1 << 16; i++) {
+      int sign = i >> 15, exp = (i >> 10) & 0x1f, mant = i & 0x3ff;
+      double v = exp == 0 ? Math.scalb((double) mant, -24) : exp == 31 ? (mant == 0 ? Double.POSITIVE_INFINITY : Double.NaN)
+          : Math.scalb(1 + mant / 1024.0, exp - 15);
+      if (sign == 1) v = -v;
+      String what = String.format("F16 0x%04x", i);
+      if (Double.isNaN(v)) assertEquals(sign << 31 | 0x7f800000 | mant << 13, Float.floatToRawIntBits(h[i]), what);
+      else assertEquals(Float.floatToRawIntBits((float) v), Float.floatToRawIntBits(h[i]), what);
+      assertEquals(i << 16, Float.floatToRawIntBits(b[i]), String.format("BF16 0x%04x", i));
+    }
+  }
+
   private void assertRejected(Path f, String... fragments) {
     long live = Tensor.liveCount();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.load(f));
@@ -158,7 +206,7 @@ class SafeTensorsTest {
     assertRejected(file("json2.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8],}}", d8), "bad JSON");
     assertRejected(file("array.st", "[1,2]", d8), "not a JSON object");
     assertRejected(file("dup.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d8), "duplicate key");
-    assertRejected(file("f16.st", "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}", d8), "unsupported dtype F16", "\"h\"");
+    assertRejected(file("f64.st", "{\"h\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", d8), "unsupported dtype F64", "\"h\"");
     assertRejected(file("range.st", "{\"a\":{" + F2 + ",\"data_offsets\":[8,16]}}", d8), "reach beyond the data");
     assertRejected(file("size.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", d8), "needs 12");
     assertRejected(file("overlap.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]},\"b\":{" + F2 + ",\"data_offsets\":[4,12]}}",
@@ -168,8 +216,8 @@ class SafeTensorsTest {
     assertRejected(file("trailing.st", "{\"a\":{" + F2 + ",\"data_offsets\":[0,8]}}", d16), "cover 8");
     assertRejected(file("meta.st", "{\"__metadata__\":{\"k\":1}}", new byte[0]), "not a string");
     assertRejected(file("shape.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", d8), "bad shape");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.metadata(dir.resolve("f16.st")));
-    assertTrue(e.getMessage().contains("f16.st") && e.getMessage().contains("F16"), e.getMessage());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.metadata(dir.resolve("f64.st")));
+    assertTrue(e.getMessage().contains("f64.st") && e.getMessage().contains("F64"), e.getMessage());
   }
 
   /** A save that fails half-way (a closed tensor after a written one) leaves the old file and no temporaries. */

@@ -3,18 +3,22 @@ package org.sepconv.models;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.sepconv.models.ModelTestSupport.evalOutput;
 import static org.sepconv.models.ModelTestSupport.randomiseNorms;
 import static org.sepconv.models.ModelTestSupport.warmUpStatistics;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.sepconv.autograd.Scope;
 import org.sepconv.autograd.Variable;
+import org.sepconv.nn.Dropout;
+import org.sepconv.nn.Linear;
 import org.sepconv.nn.Module;
 import org.sepconv.tensor.Shape;
 import org.sepconv.tensor.Tensor;
@@ -130,6 +134,28 @@ class ModelsTest {
       assertEquals(Shape.of(512, 1, 3, 3), s.get("features.12.0.0.weight").shape());
       assertEquals(Shape.of(1024, 512, 1, 1), s.get("features.12.1.0.weight").shape());
       assertFalse(s.containsKey("features.14.0.0.weight"));
+    }
+  }
+
+  /** namedModules(): the model as "", each module before its children; the last Linear is the classifier. */
+  @Test
+  void namedModulesListParentsBeforeChildrenInRegistrationOrder() {
+    try (MobileNetV2 m = MobileNetV2.cifar(10, 0.25f, new Random(1))) {
+      Map<String, Module> all = m.namedModules();
+      List<String> names = List.copyOf(all.keySet());
+      assertEquals(List.of("", "features", "features.0", "features.0.0", "features.0.1", "features.1", "features.1.conv"),
+          names.subList(0, 7));
+      assertEquals(List.of("pool", "classifier", "classifier.0", "classifier.1"), names.subList(names.size() - 4, names.size()));
+      assertSame(m, all.get(""));
+      assertTrue(all.get("classifier.1") instanceof Linear);
+      assertTrue(all.get("classifier.0") instanceof Dropout);
+    }
+    for (Module m : List.of(MobileNetV1.cifar(10, 0.25f, new Random(1)), ResNet18.cifar(10, new Random(1)))) {
+      try (m) {
+        String lastLinear = null;
+        for (Map.Entry<String, Module> e : m.namedModules().entrySet()) if (e.getValue() instanceof Linear) lastLinear = e.getKey();
+        assertEquals("fc", lastLinear, m.getClass().getSimpleName());
+      }
     }
   }
 

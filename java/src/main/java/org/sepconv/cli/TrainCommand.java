@@ -12,6 +12,7 @@ import org.sepconv.Sepconv;
 import org.sepconv.data.Dataset;
 import org.sepconv.tensor.Device;
 import org.sepconv.train.Checkpoint;
+import org.sepconv.train.Pretrained;
 import org.sepconv.train.TrainConfig;
 import org.sepconv.train.Trainer;
 import picocli.CommandLine;
@@ -94,6 +95,11 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "start a new run in --out even though it holds one (its files are deleted)")
   boolean overwrite;
 
+  @Option(names = "--init-from", paramLabel = "FILE", description = {"start from the weights of a safetensors state dict "
+      + "under torchvision's names (e.g. torchvision's pretrained ones); a classifier for another class count is replaced "
+      + "by a fresh one. Not with --resume"})
+  Path initFrom;
+
   TrainCommand(PrintStream out) {
     this.out = out;
   }
@@ -101,12 +107,16 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     if (resume && overwrite) throw usage("--resume and --overwrite contradict each other: give one of them");
+    if (resume && initFrom != null)
+      throw usage("--init-from starts a new run from pretrained weights and --resume continues one from its checkpoint: "
+          + "give one of them");
     Device device = machine.apply(spec);
     TrainConfig cfg = resume ? resumedConfig(device) : config(() -> new TrainConfig(m.model.toString(),
         m.variant.toString(), m.widthMult, m.classes != null ? m.classes : DataSets.classes(dataset.toString(), 10),
         dataset.toString(), limitTrain, epochs, batchSize, optimizer.toString(), lr, momentum, weightDecay,
         schedule.toString(), warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device));
     if (cfg.device() != device) MachineOptions.usable(cfg.device().name().toLowerCase(Locale.ROOT)); // a resumed run's own
+    Pretrained init = initFrom == null ? null : Pretrained.of(initFrom); // a missing or broken file stops before the data
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);
     if (cfg.limitTrain() > train.size())
@@ -122,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
     Trainer trainer = new Trainer(cfg, train, test, outDir, out, System.console() != null);
     Trainer.Start start = resume ? Trainer.Start.RESUME : overwrite ? Trainer.Start.OVERWRITE : Trainer.Start.NEW;
     try (Interrupts stop = Interrupts.install(trainer, out)) {
-      Trainer.Result r = trainer.run(start);
+      Trainer.Result r = trainer.run(start, init);
       switch (r.outcome()) {
         case COMPLETED: return 0;
         case DIVERGED: return 3;

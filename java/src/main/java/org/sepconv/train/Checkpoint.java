@@ -26,7 +26,9 @@ import org.sepconv.tensor.Tensor;
  * {@code run.epoch} (epochs completed), {@code run.batch} (batches done in the next epoch),
  * {@code run.step}, {@code run.epoch_seconds}, {@code run.loss_sum}, {@code run.correct},
  * {@code run.seen} (the partial epoch's running sums), {@code run.best_acc},
- * {@code run.best_epoch}, {@code run.metrics} (the metrics.csv text).
+ * {@code run.best_epoch}, {@code run.metrics} (the metrics.csv text); and where the run started
+ * from pretrained weights ({@code train --init-from}), {@code init.file}, {@code init.bytes} and
+ * {@code init.sha256} ({@link Pretrained}).
  */
 public final class Checkpoint {
   static final String FORMAT = "1";
@@ -81,6 +83,7 @@ public final class Checkpoint {
     for (int i = 0; i < rows.size(); i++)
       if (rows.get(i).epoch() != i + 1)
         throw new IllegalArgumentException("run.metrics row " + (i + 1) + " is for epoch " + rows.get(i).epoch());
+    init(); // the init.* record, where the run started from pretrained weights
   }
 
   private static long range(TrainConfig.Meta r, String key, long lo, long hi) {
@@ -169,6 +172,11 @@ public final class Checkpoint {
 
   public String[] classNames() {
     return new TrainConfig.Meta(meta).str("data.classes").split("\n");
+  }
+
+  /** The pretrained weights the run started from, or null where it started from fresh ones. */
+  public Pretrained init() {
+    return Pretrained.fromMetadata(meta);
   }
 
   /** Epochs completed when this checkpoint was written. */

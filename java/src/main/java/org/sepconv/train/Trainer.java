@@ -3,7 +3,6 @@ package org.sepconv.train;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -34,8 +33,9 @@ import org.sepconv.optim.SGD;
  * in the run folder, {@code metrics.csv} and {@code curves.png} rewritten after each epoch.
  *
  * <p>Everything random is derived from the run's seed and the position in the run: the weights
- * from the seed, each epoch's order and augmentation from (seed, epoch), dropout masks from
- * (seed, step). A run resumed from any checkpoint, including one written mid-epoch by
+ * from the seed (or, for a run from pretrained weights, {@link Pretrained}, all but a replaced
+ * classifier from the file), each epoch's order and augmentation from (seed, epoch), dropout
+ * masks from (seed, step). A run resumed from any checkpoint, including one written mid-epoch by
  * {@link #requestStop()}, therefore computes the same steps as an uninterrupted one.
  *
  * <p>A non-finite loss stops the run before the bad step is applied; the last checkpoint (from
@@ -131,27 +131,39 @@ public final class Trainer {
     return run(resume ? Start.RESUME : Start.NEW);
   }
 
+  /** {@link #run(Start, Pretrained)}, a new run starting from the seed's fresh weights. */
+  public Result run(Start start) {
+    return run(start, null);
+  }
+
   /**
    * Runs in the folder, which is locked for the run's duration: a second run in the same folder
    * is refused, as is a new run in a folder that holds one (unless {@link Start#OVERWRITE}).
    * Temp files that a killed write left in the folder are deleted first.
+   *
+   * @param init the weights a new run starts from (null: the seed's fresh initialisation); its
+   *     checkpoints name them. A resumed run continues from its checkpoint and takes none.
    */
-  public Result run(Start start) {
-    try (RunFolder folder = RunFolder.open(dir, start)) {
-      if (folder.removedTemps() > 0)
-        log.println("removed " + folder.removedTemps() + " temp file(s) that an interrupted write left in " + dir);
-      try {
-        Chart.warmUp();
-      } catch (RuntimeException | LinkageError e) {
-        log.println("warning: charts are off, Java2D does not work here: " + e);
+  public Result run(Start start, Pretrained init) {
+    try {
+      if (start == Start.RESUME && init != null)
+        throw new IllegalArgumentException("a resumed run continues from its checkpoint: it takes no pretrained weights");
+      try (RunFolder folder = RunFolder.open(dir, start)) {
+        if (folder.removedTemps() > 0)
+          log.println("removed " + folder.removedTemps() + " temp file(s) that an interrupted write left in " + dir);
+        try {
+          Chart.warmUp();
+        } catch (RuntimeException | LinkageError e) {
+          log.println("warning: charts are off, Java2D does not work here: " + e);
+        }
+        return runInternal(start == Start.RESUME, init);
       }
-      return runInternal(start == Start.RESUME);
     } finally {
       finished.countDown();
     }
   }
 
-  private Result runInternal(boolean resume) {
+  private Result runInternal(boolean resume, Pretrained init) {
     State st = new State();
     float[] mean, std;
     Checkpoint ck = null;
@@ -168,7 +180,13 @@ public final class Trainer {
     } else {
       mean = expand(train.channelMean());
       std = expand(train.channelStd());
+      st.init = init;
     }
+    int size = Models.inputSize(cfg.variant()); // nothing resizes: at 32x32 the imagenet variants end on 1x1 maps
+    if (size != train.height())
+      log.printf(Locale.ROOT, "note: --variant %s is built for %dx%d images; these %dx%d images are used as they are, not "
+          + "resized, so each feature map is that much smaller than the model was designed for%n", cfg.variant(), size,
+          size, train.height(), train.width());
     long totalSteps = (long) perEpoch * cfg.epochs();
     LrSchedule schedule = schedule(perEpoch, totalSteps);
     Augment aug = new Augment(cfg.cropPad(), cfg.flip(), cfg.cutout());
@@ -184,6 +202,8 @@ public final class Trainer {
         else
           log.printf(Locale.ROOT, "resumed %s: the run has done all its %d epochs (give --epochs N to extend it)%n",
               lastCheckpoint(dir), cfg.epochs());
+      } else if (st.init != null) {
+        log.println(st.init.loadInto(model));
       }
       List<Dropout> dropouts = dropouts(model);
       double trainSeconds = 0, waitSeconds = 0, workSeconds = 0;
@@ -430,10 +450,7 @@ public final class Trainer {
   }
 
   private static List<Dropout> dropouts(Module m) {
-    List<Dropout> out = new ArrayList<>();
-    if (m instanceof Dropout) out.add((Dropout) m);
-    for (Module c : m.children().values()) out.addAll(dropouts(c));
-    return out;
+    return m.namedModules().values().stream().filter(Dropout.class::isInstance).map(Dropout.class::cast).toList();
   }
 
   /** A well-mixed 64-bit seed from three values (SplitMix64 finaliser). */
@@ -450,12 +467,13 @@ public final class Trainer {
     return sb.toString();
   }
 
-  /** The position in the run and the partial epoch's sums: what a checkpoint must carry. */
+  /** The position in the run, the partial epoch's sums and the run's origin: what a checkpoint must carry. */
   private static final class State {
     int epoch, batch, bestEpoch;
     long step, seen, correct;
     double lossSum, epochSeconds, bestAcc = -1;
     Metrics metrics = new Metrics();
+    Pretrained init; // the weights the run started from, or null
 
     void nextEpoch() {
       epoch++;
@@ -476,6 +494,7 @@ public final class Trainer {
       m.put("run.best_acc", Double.toString(bestAcc));
       m.put("run.best_epoch", Integer.toString(bestEpoch));
       m.put("run.metrics", metrics.csv());
+      if (init != null) m.putAll(init.toMetadata());
       return m;
     }
 
@@ -491,6 +510,7 @@ public final class Trainer {
       bestAcc = r.num("run.best_acc");
       bestEpoch = (int) r.lng("run.best_epoch");
       metrics = Metrics.parse(r.str("run.metrics"), "checkpoint metadata run.metrics");
+      init = Pretrained.fromMetadata(meta);
     }
   }
 }

@@ -218,6 +218,7 @@ class FaultsTest {
     edits.put("data.classes", new String[] {"a\nb", "data.classes names 2 classes, but the model has 10"});
     edits.put("run.best_acc", new String[] {"7", "run.best_acc must be in [0, 1]"});
     edits.put("data.std", new String[] {"0,1,1", "data.std finite and > 0"});
+    edits.put("init.sha256", new String[] {"XYZ", "checkpoint metadata has no 'init.file'"}); // half a record of --init-from
     for (Map.Entry<String, String[]> e : edits.entrySet()) {
       Files.write(last, good);
       rewriteMetadata(last, Map.of(e.getKey(), e.getValue()[0]));
