@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.sepconv.models.Models;
 import org.sepconv.nn.Module;
 import org.sepconv.onnx.OnnxExport;
 import org.sepconv.train.Checkpoint;
@@ -57,7 +56,7 @@ final class ExportCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new UncheckedIOException("--out " + file + ": " + e.getMessage(), e);
     }
-    int size = Models.inputSize(cfg.variant());
+    int size = ck.imageSize(); // the images it was trained on (an imagenet variant may have trained at 32x32)
     long bytes;
     try (Module model = ck.loadModel(checkpoint)) {
       bytes = OnnxExport.write(model, 3, size, metadata(ck), file);

@@ -10,7 +10,6 @@ import org.sepconv.autograd.GradMode;
 import org.sepconv.autograd.Scope;
 import org.sepconv.autograd.Variable;
 import org.sepconv.data.ImageFiles;
-import org.sepconv.models.Models;
 import org.sepconv.nn.Module;
 import org.sepconv.tensor.Device;
 import org.sepconv.tensor.Tensor;
@@ -54,7 +53,7 @@ final class PredictCommand implements Callable<Integer> {
     if (topK < 1 || topK > names.length)
       throw new CommandLine.ParameterException(spec.commandLine(), "--top-k must be in [1, " + names.length + "] (the "
           + "checkpoint's classes), got " + topK);
-    int size = Models.inputSize(ck.config().variant()), channels = ck.dataChannels();
+    int size = ck.imageSize(), channels = ck.dataChannels(); // the size it was trained at
     float[] mean = ck.mean(), std = ck.std();
     List<ImageFiles.Image> images = new ArrayList<>();
     for (Path p : paths) images.addAll(ImageFiles.load(p, channels, size));

@@ -22,6 +22,7 @@ import org.sepconv.tensor.Tensor;
  * <p>Metadata keys besides {@code config.*}: {@code sepconv.checkpoint} (format version),
  * {@code data.mean}, {@code data.std} (comma-separated, per model input channel),
  * {@code data.channels} (the dataset's channels: 1 is repeated into the model's 3),
+ * {@code data.image_size} (the side of the square images it trained on),
  * {@code data.classes} (names, one per line), {@code data.train_size}; and the run's position:
  * {@code run.epoch} (epochs completed), {@code run.batch} (batches done in the next epoch),
  * {@code run.step}, {@code run.epoch_seconds}, {@code run.loss_sum}, {@code run.correct},
@@ -63,6 +64,7 @@ public final class Checkpoint {
           + config.classes() + " (config.classes)");
     for (String n : names) if (n.isBlank()) throw new IllegalArgumentException("data.classes holds an empty class name");
     range(r, "data.train_size", 1, Integer.MAX_VALUE);
+    if (meta.containsKey("data.image_size")) range(r, "data.image_size", 1, 1 << 16);
     int epoch = (int) range(r, "run.epoch", 0, config.epochs());
     range(r, "run.batch", 0, Integer.MAX_VALUE);
     range(r, "run.step", 0, Long.MAX_VALUE);
@@ -163,6 +165,15 @@ public final class Checkpoint {
 
   public float[] std() {
     return new TrainConfig.Meta(meta).floats("data.std");
+  }
+
+  /**
+   * The side of the square images the model was trained on: what predict resizes to and what an
+   * export declares. Checkpoints from before it was recorded: the variant's own size.
+   */
+  public int imageSize() {
+    String v = meta.get("data.image_size");
+    return v == null ? Models.inputSize(config.variant()) : (int) new TrainConfig.Meta(meta).lng("data.image_size");
   }
 
   /** The dataset's own channel count (1 for Fashion-MNIST, 3 for CIFAR-10). */

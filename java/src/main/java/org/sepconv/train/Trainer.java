@@ -336,6 +336,7 @@ public final class Trainer {
     meta.put("data.mean", join(mean));
     meta.put("data.std", join(std));
     meta.put("data.channels", Integer.toString(train.channels()));
+    meta.put("data.image_size", Integer.toString(train.height())); // the square side the model was trained at
     meta.put("data.classes", String.join("\n", train.classes()));
     meta.put("data.train_size", Integer.toString(train.size()));
     meta.putAll(st.toMetadata());

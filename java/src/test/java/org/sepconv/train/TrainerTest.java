@@ -190,6 +190,17 @@ class TrainerTest {
     assertEquals(best.metadata().get("run.best_acc"), Checkpoint.read(Trainer.lastCheckpoint(lost)).metadata().get("run.best_acc"));
   }
 
+  /** An imagenet-variant run on 32x32 images records 32: predict and export use what it trained on, not 224. */
+  @Test
+  void aCheckpointRecordsTheImageSizeItTrainedOn(@TempDir Path tmp) {
+    TrainConfig cfg = new TrainConfig("mobilenetv2", "imagenet", 0.25f, 4, "synthetic", 0, 1, 32, "sgd", 0.05, 0.9, 5e-4,
+        "cosine", 0, 0f, 0, false, 0, 7, Device.CPU);
+    assertEquals(Trainer.Outcome.COMPLETED, train(cfg, tmp, false, -1).outcome());
+    Checkpoint ck = Checkpoint.read(Trainer.lastCheckpoint(tmp));
+    assertEquals("32", ck.metadata().get("data.image_size"));
+    assertEquals(32, ck.imageSize());
+  }
+
   @Test
   void aRunFolderIsLockedWhileARunUsesIt(@TempDir Path tmp) throws Exception {
     TrainConfig cfg = config(1, 0.05, "cosine");
