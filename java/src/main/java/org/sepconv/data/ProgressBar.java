@@ -32,7 +32,7 @@ public final class ProgressBar {
     reset();
   }
 
-  /** Draws when it is time to (or when {@code done == total}); {@code total} <= 0 draws no bar. */
+  /** Draws when it is time to (or when {@code done == total}); {@code total <= 0} draws no bar. */
   public void update(String label, long done, long total, String detail) {
     if (out == null) return;
     long now = System.nanoTime();
