@@ -147,17 +147,18 @@ inline double fma_peak(Pool& pool, double seconds = 0.3) {
   return sum;
 }
 
-// Median of `reps` timings of f (seconds), after one warm-up call.
-inline double time_median(int reps, const std::function<void()>& f) {
+// The best (least) of `reps` timings of f (seconds), after one warm-up call. On a machine
+// shared with other work the least time is the one least disturbed; callers alternate the
+// versions they compare and take each one's best.
+inline double time_best(int reps, const std::function<void()>& f) {
   f();
-  std::vector<double> t;
+  double best = 1e30;
   for (int i = 0; i < reps; i++) {
     double t0 = now();
     f();
-    t.push_back(now() - t0);
+    best = std::min(best, now() - t0);
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return best;
 }
 
 }  // namespace dev

@@ -38,7 +38,9 @@ struct V2 {
       data_stride2<OB, PIX>(g, dy, w4, dx, pool, sc);
     }
   }
+  double tpack = 0, tkern = 0;
   void weight(const float* x, const float* dy, float* dw, Pool& pool) {
+    double t0 = dev::now();
     const int ocbn = g.oc / CB, icbn = g.c / CB, hp = g.h + 2 * g.p, wp = g.w + 2 * g.p;
     const int64_t P = (int64_t)g.oh * g.ow;
     pool.run((int64_t)g.n * (ocbn + icbn), [&](int64_t u, int) {
@@ -50,7 +52,9 @@ struct V2 {
         pack_block(x + ((int64_t)n * g.c + (b - ocbn) * CB) * g.h * g.w, g.h, g.w, g.p, g.p, hp, wp,
                    xb + ((int64_t)n * icbn + (b - ocbn)) * hp * wp * CB);
     });
+    double t1 = dev::now();
     backward_weight<OB>(g, dyb, xb, dw, pool);
+    tpack += t1 - t0, tkern += dev::now() - t1;
   }
 };
 
@@ -99,18 +103,19 @@ int main(int argc, char** argv) {
     double pk = 0, td1 = 1e9, td2 = 1e9, tw1 = 1e9, tw2 = 1e9;
     for (int round = 0; round < 2; round++) {
       pk = std::max(pk, dev::fma_peak(pool, 0.1));
-      td1 = std::min(td1, dev::time_median(reps, [&] {
+      td1 = std::min(td1, dev::time_best(reps, [&] {
         dev::check(sepconv_conv2d_backward(0, &d, SEPCONV_GRAD_INPUT, x.data(), w.data(), dy.data(), dx1.data(), nullptr, nullptr), "v1 data");
       }));
-      td2 = std::min(td2, dev::time_median(reps, [&] { v.data(w.data(), dy.data(), dx2.data(), pool); }));
+      td2 = std::min(td2, dev::time_best(reps, [&] { v.data(w.data(), dy.data(), dx2.data(), pool); }));
       std::fill(dw1.begin(), dw1.end(), 0.0f);
-      tw1 = std::min(tw1, dev::time_median(reps, [&] {
+      tw1 = std::min(tw1, dev::time_best(reps, [&] {
         dev::check(sepconv_conv2d_backward(0, &d, SEPCONV_GRAD_WEIGHT, x.data(), w.data(), dy.data(), nullptr, dw1.data(), nullptr), "v1 weight");
       }));
       std::fill(dw2.begin(), dw2.end(), 0.0f);
-      tw2 = std::min(tw2, dev::time_median(reps, [&] { v.weight(x.data(), dy.data(), dw2.data(), pool); }));
+      tw2 = std::min(tw2, dev::time_best(reps, [&] { v.weight(x.data(), dy.data(), dw2.data(), pool); }));
     }
     const double gf = g.flops() / 1e9;
+    std::printf("    weight: pack %.0f%%\n", 100 * v.tpack / (v.tpack + v.tkern));
     std::printf("%-15s | %7.2f %5.1f%% %7.2f %5.1f%% | %7.2f %5.1f%% %7.2f %5.1f%% | dx %.1e dw %.1e; v2 vs v1 dx %.1e dw %.1e (peak %.0f)\n", cs.name,
                 td1 * 1e3, 100 * gf / td1 / pk, td2 * 1e3, 100 * gf / td2 / pk, tw1 * 1e3, 100 * gf / tw1 / pk,
                 tw2 * 1e3, 100 * gf / tw2 / pk, ed, ew, dev::rel_err(dx2, dx1), dev::rel_err(dw2, dw1), pk);
