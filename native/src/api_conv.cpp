@@ -72,6 +72,15 @@ void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, cons
   (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, y);
 }
 
+// The CPU forward of one ISA: depthwise, else the direct kernel where it takes the shape, else
+// GEMM.
+template <Forward* DEPTHWISE, decltype(isa_generic::direct_conv_forward)* DIRECT>
+void cpu_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  if (is_depthwise(g)) DEPTHWISE(g, x, w, bias, y);
+  else if (!DIRECT(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
+}
+#define SEPCONV_CPU_FORWARD(ns) cpu_forward<ns::depthwise_forward, ns::direct_conv_forward>
+
 // The CPU depthwise backward of one ISA: its data and weight kernels as the mask asks, and the
 // bias gradient that every CPU family shares.
 template <decltype(isa_generic::depthwise_backward_data)* DATA,
@@ -85,6 +94,15 @@ void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float
 #define SEPCONV_CPU_DEPTHWISE_BACKWARD(ns) \
   depthwise_backward<ns::depthwise_backward_data, ns::depthwise_backward_weight>
 
+// The CPU dense backward of one ISA: the direct kernel for the gradients it takes, GEMM for
+// the rest (and the bias gradient).
+template <decltype(isa_generic::direct_conv_backward)* DIRECT>
+void dense_backward(const ConvGeom& g, int mask, const float* x, const float* w, const float* dy,
+                    float* dx, float* dw, float* dbias) {
+  const int rest = mask & ~DIRECT(g, mask, x, w, dy, dx, dw);
+  if (rest) gemm_conv_backward(g, rest, x, w, dy, dx, dw, dbias);
+}
+
 template <Backward* DEPTHWISE, Backward* GEMM>
 void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const float* w,
                           const float* dy, float* dx, float* dw, float* dbias) {
@@ -94,18 +112,17 @@ void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const flo
 const Table<Forward> forward_table = {
     "conv2d_forward",
     ref_conv2d_forward,
-    {forward_by_geometry<isa_generic::depthwise_forward, gemm_conv_forward>,
-     forward_by_geometry<isa_avx2::depthwise_forward, gemm_conv_forward>,
-     forward_by_geometry<isa_avx512::depthwise_forward, gemm_conv_forward>},
+    {SEPCONV_CPU_FORWARD(isa_generic), SEPCONV_CPU_FORWARD(isa_avx2),
+     SEPCONV_CPU_FORWARD(isa_avx512)},
     im2col_conv_forward,
     SEPCONV_CUDA_SLOT(forward_by_geometry<gpu::depthwise_forward, gpu::gemm_conv_forward>)};
 
 const Table<Backward> backward_table = {
     "conv2d_backward",
     ref_conv2d_backward,
-    {backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_generic), gemm_conv_backward>,
-     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx2), gemm_conv_backward>,
-     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx512), gemm_conv_backward>},
+    {backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_generic), dense_backward<isa_generic::direct_conv_backward>>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx2), dense_backward<isa_avx2::direct_conv_backward>>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx512), dense_backward<isa_avx512::direct_conv_backward>>},
     im2col_conv_backward,
     SEPCONV_CUDA_SLOT(backward_by_geometry<gpu::depthwise_backward, gpu::gemm_conv_backward>)};
 }  // namespace

@@ -2,6 +2,10 @@
 // descriptor into a ConvGeom once and dispatches (dispatch.h); the CPU and CUDA slots pick the
 // family from the geometry (api_conv.cpp):
 //   depthwise (kernels/depthwise.cpp, per ISA)  when groups == c_in and c_in/groups == 1
+//   direct    (kernels/conv_direct.cpp, AVX-512) dense and grouped 3x3, pad 1, stride 1 or 2,
+//                                               16 | c_in/groups and c_out/groups, each
+//                                               direction when its output channels per group
+//                                               are a multiple of 64; GEMM does the rest
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
 //   reference (reference/conv_ref.cpp)          naive, double accumulation (ALGO_REFERENCE)
@@ -20,6 +24,20 @@
   }                                                                                          \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
+
+// The direct convolution: false / 0 where the shape or the ISA is not one it handles. The
+// backward returns the gradients of `mask` it computed (SEPCONV_GRAD_INPUT, _WEIGHT; never
+// _BIAS), so that the caller runs the rest on the GEMM path.
+#define SEPCONV_DIRECT_KERNELS(ns)                                                             \
+  namespace sepconv {                                                                          \
+  namespace ns {                                                                               \
+  bool direct_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
+                           float* y);                                                          \
+  int direct_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,        \
+                           const float* dy, float* dx, float* dw);                             \
+  }                                                                                            \
+  }
+SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DIRECT_KERNELS)
 
 namespace sepconv {
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,

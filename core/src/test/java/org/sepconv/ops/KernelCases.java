@@ -146,6 +146,21 @@ final class KernelCases {
     out.add(conv(Conv2dSpec.of(8, 96, 13, 17, 96, 3).withPad(1), true));
     out.add(conv(Conv2dSpec.of(1, 7, 13, 17, 5, 3).withKernel(3, 5).withPad(2, 1).withStride(2, 1), true));
     out.add(conv(Conv2dSpec.of(8, 96, 7, 7, 17, 1).withPad(1), true));
+    // The direct 3x3 kernels (AVX-512: 16 | channels per group, 64 | each direction's output
+    // channels; GEMM for the rest): odd and non-square planes, planes of 1 and 2, several images
+    // per unit, several weight waves (n = 10), groups, and shapes where only some directions
+    // take the direct path.
+    out.add(conv(Conv2dSpec.of(3, 64, 7, 9, 64, 3).withPad(1), true));
+    out.add(conv(Conv2dSpec.of(2, 64, 13, 11, 128, 3).withStride(2).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(2, 128, 5, 5, 64, 3).withStride(2).withPad(1), true));
+    out.add(conv(Conv2dSpec.of(5, 64, 4, 4, 64, 3).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(2, 64, 1, 1, 64, 3).withPad(1), true));
+    out.add(conv(Conv2dSpec.of(3, 64, 2, 3, 64, 3).withStride(2).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(3, 64, 3, 34, 64, 3).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(2, 128, 6, 6, 128, 3).withPad(1).withGroups(2), true));
+    out.add(conv(Conv2dSpec.of(2, 32, 8, 8, 64, 3).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(2, 64, 9, 9, 48, 3).withStride(2).withPad(1), true));
+    out.add(conv(Conv2dSpec.of(10, 128, 30, 30, 64, 3).withStride(2).withPad(1), false));
     return out;
   }
 
