@@ -6,7 +6,7 @@
 #   bench/ab/ab.sh REF [REF...]     e.g. bench/ab/ab.sh d337fbf HEAD
 #
 # Each REF is checked out into a worktree under .ab/ (git-ignored) and built there once
-# (mvn package -DskipTests); StepBench.java is compiled against each jar. ROUNDS (default 3),
+# (mvn package -DskipTests -pl java -am); StepBench.java is compiled against each jar. ROUNDS (default 3),
 # WARMUP (3), STEPS (15 for MobileNetV2, a third for ResNet18) and MODELS set the run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,7 +19,7 @@ for ref in "$@"; do
   dir=.ab/$sha
   if [ ! -f "$dir/java/target/sepconv.jar" ]; then
     [ -d "$dir" ] || git worktree add -q --detach "$dir" "$sha"
-    (cd "$dir" && mvn -B -q ${MVN_FLAGS:-} package -DskipTests -pl java)
+    (cd "$dir" && mvn -B -q ${MVN_FLAGS:-} package -DskipTests -pl java -am)
   fi
   mkdir -p "$dir/.ab-classes"
   javac -q -cp "$dir/java/target/sepconv.jar" -d "$dir/.ab-classes" bench/ab/StepBench.java 2>/dev/null \
