@@ -74,12 +74,14 @@ void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, cons
 
 // The CPU forward of one ISA: depthwise, else the direct kernel where it takes the shape, else
 // GEMM.
-template <Forward* DEPTHWISE, decltype(isa_generic::direct_conv_forward)* DIRECT>
+template <Forward* DEPTHWISE, decltype(isa_generic::direct_conv_forward)* DIRECT,
+          decltype(isa_generic::pointwise_forward)* POINTWISE>
 void cpu_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   if (is_depthwise(g)) DEPTHWISE(g, x, w, bias, y);
-  else if (!DIRECT(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
+  else if (!DIRECT(g, x, w, bias, y) && !POINTWISE(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
 }
-#define SEPCONV_CPU_FORWARD(ns) cpu_forward<ns::depthwise_forward, ns::direct_conv_forward>
+#define SEPCONV_CPU_FORWARD(ns) \
+  cpu_forward<ns::depthwise_forward, ns::direct_conv_forward, ns::pointwise_forward>
 
 // The CPU depthwise backward of one ISA: its data and weight kernels as the mask asks, and the
 // bias gradient that every CPU family shares.
@@ -96,12 +98,16 @@ void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float
 
 // The CPU dense backward of one ISA: the direct kernel for the gradients it takes, GEMM for
 // the rest (and the bias gradient).
-template <decltype(isa_generic::direct_conv_backward)* DIRECT>
+template <decltype(isa_generic::direct_conv_backward)* DIRECT,
+          decltype(isa_generic::pointwise_backward)* POINTWISE>
 void dense_backward(const ConvGeom& g, int mask, const float* x, const float* w, const float* dy,
                     float* dx, float* dw, float* dbias) {
-  const int rest = mask & ~DIRECT(g, mask, x, w, dy, dx, dw);
+  int rest = mask & ~DIRECT(g, mask, x, w, dy, dx, dw);
+  rest &= ~POINTWISE(g, rest, x, w, dy, dx, dw);
   if (rest) gemm_conv_backward(g, rest, x, w, dy, dx, dw, dbias);
 }
+#define SEPCONV_CPU_DENSE_BACKWARD(ns) \
+  dense_backward<ns::direct_conv_backward, ns::pointwise_backward>
 
 template <Backward* DEPTHWISE, Backward* GEMM>
 void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const float* w,
@@ -120,9 +126,9 @@ const Table<Forward> forward_table = {
 const Table<Backward> backward_table = {
     "conv2d_backward",
     ref_conv2d_backward,
-    {backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_generic), dense_backward<isa_generic::direct_conv_backward>>,
-     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx2), dense_backward<isa_avx2::direct_conv_backward>>,
-     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx512), dense_backward<isa_avx512::direct_conv_backward>>},
+    {backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_generic), SEPCONV_CPU_DENSE_BACKWARD(isa_generic)>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx2), SEPCONV_CPU_DENSE_BACKWARD(isa_avx2)>,
+     backward_by_geometry<SEPCONV_CPU_DEPTHWISE_BACKWARD(isa_avx512), SEPCONV_CPU_DENSE_BACKWARD(isa_avx512)>},
     im2col_conv_backward,
     SEPCONV_CUDA_SLOT(backward_by_geometry<gpu::depthwise_backward, gpu::gemm_conv_backward>)};
 }  // namespace

@@ -6,6 +6,7 @@
 //                                               16 | c_in/groups and c_out/groups, each
 //                                               direction when its output channels per group
 //                                               are a multiple of 64; GEMM does the rest
+//   pointwise (kernels/conv_pointwise.cpp, AVX2+) 1x1, stride 1, no padding, any groups
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
 //   reference (reference/conv_ref.cpp)          naive, double accumulation (ALGO_REFERENCE)
@@ -38,6 +39,19 @@ SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
   }                                                                                            \
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DIRECT_KERNELS)
+
+// Pointwise (1x1, stride 1, pad 0) convolutions straight on NCHW (kernels/conv_pointwise.cpp,
+// AVX2 and AVX-512): the same contract as the direct kernels above.
+#define SEPCONV_POINTWISE_KERNELS(ns)                                                        \
+  namespace sepconv {                                                                        \
+  namespace ns {                                                                             \
+  bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
+                         float* y);                                                          \
+  int pointwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,        \
+                         const float* dy, float* dx, float* dw);                             \
+  }                                                                                          \
+  }
+SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_POINTWISE_KERNELS)
 
 namespace sepconv {
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,

@@ -161,6 +161,18 @@ final class KernelCases {
     out.add(conv(Conv2dSpec.of(2, 32, 8, 8, 64, 3).withPad(1), false));
     out.add(conv(Conv2dSpec.of(2, 64, 9, 9, 48, 3).withStride(2).withPad(1), true));
     out.add(conv(Conv2dSpec.of(10, 128, 30, 30, 64, 3).withStride(2).withPad(1), false));
+    // The pointwise kernels (AVX2+; forward and data on planes of VL..64 positions, weight on
+    // planes up to 64 and from 1024): planes of 4x4, 5x5, 8x8, 2x2 and 32x32, several planes per
+    // tile and partial vectors, channels on both sides of each other (which operand the weight
+    // gradient transposes), a 256-channel transposed stride (padded), row tails, groups.
+    out.add(conv(Conv2dSpec.of(3, 37, 8, 8, 53, 1), true));
+    out.add(conv(Conv2dSpec.of(5, 96, 5, 5, 160, 1), false));
+    out.add(conv(Conv2dSpec.of(4, 160, 4, 4, 24, 1), true));
+    out.add(conv(Conv2dSpec.of(6, 64, 2, 2, 17, 1), false));
+    out.add(conv(Conv2dSpec.of(2, 256, 4, 4, 512, 1), false));
+    out.add(conv(Conv2dSpec.of(2, 16, 32, 32, 24, 1), true));
+    out.add(conv(Conv2dSpec.of(2, 40, 32, 32, 8, 1), false));
+    out.add(conv(Conv2dSpec.of(3, 96, 8, 8, 96, 1).withGroups(3), true));
     return out;
   }
 
