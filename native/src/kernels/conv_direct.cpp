@@ -43,6 +43,7 @@ constexpr int kUnitPixels = 128;             // forward unit: images until this 
 constexpr int kChunkPixels = 64;             // backward weight: pixels per L1 chunk
 constexpr int kBlockTaps = 9;                // a tile call sums blocks x taps <= this (W in L1)
 constexpr int64_t kWaveFloats = 1 << 20;     // backward weight: packed x + dy per wave (4 MiB)
+constexpr int64_t kMinUnits = 8;             // forward: split bands below this many units
 
 // One group's convolution: c -> oc channels, k x k kernel (3), stride s, pad p. xs and ys are
 // the image strides (floats) of the input and output tensors, which hold all groups.
@@ -264,25 +265,35 @@ void fwd_band(const Geom& g, const float* xb, int n0, int r0, int r1, int t, con
   write_band(g, buf, ob_stride, n0, r0, r1, t, bias, y);
 }
 
+// Units: (image group, oc tile, part of the group's bands). Parts only when groups x tiles
+// alone would leave the pool idle (small batches): each part re-packs its group's x.
 void direct_forward(const Geom& g, const float* x, const float* wpk, const float* bias, float* y) {
   const int hp = g.h + 2 * g.p, wp = g.w + 2 * g.p, cbn = g.c / CB, tiles = g.oc / (OB * CB);
   const int group = std::max(1, std::min(g.n, kUnitPixels / (g.oh * g.ow)));
-  const int units = (g.n + group - 1) / group;
+  const int ngroups = (g.n + group - 1) / group;
   const int64_t ximg = (int64_t)hp * wp * CB;
   const int br = band_rows(g.ow);
-  parallel_for(units, [&](int64_t u0, int64_t u1) {
+  const int bands = (group * g.oh + br - 1) / br;  // of a full group
+  const int parts = (int)std::max<int64_t>(
+      1, std::min<int64_t>(bands, (kMinUnits + (int64_t)ngroups * tiles - 1) / ((int64_t)ngroups * tiles)));
+  parallel_for((int64_t)ngroups * tiles * parts, [&](int64_t u0, int64_t u1) {
     Workspace buf((size_t)OB * CB * br * g.ow), xbw((size_t)group * cbn * ximg);
     float* xb = xbw.data();
+    int64_t packed = -1;
     for (int64_t u = u0; u < u1; u++) {
-      const int n0 = (int)u * group, n1 = std::min(g.n, n0 + group);
-      for (int n = n0; n < n1; n++)
-        for (int cb = 0; cb < cbn; cb++)
-          pack_block(x + n * g.xs + (int64_t)cb * CB * g.h * g.w, g.h, g.w, g.p, g.p, hp, wp,
-                     xb + ((int64_t)(n - n0) * cbn + cb) * ximg);
-      const int rows = (n1 - n0) * g.oh;
-      for (int t = 0; t < tiles; t++)
-        for (int r0 = 0; r0 < rows; r0 += br)
-          fwd_band(g, xb, n0, r0, std::min(rows, r0 + br), t, wpk, buf.data(), bias, y);
+      const int64_t gi = u / ((int64_t)tiles * parts);
+      const int t = (int)(u / parts % tiles), part = (int)(u % parts);
+      const int n0 = (int)gi * group, n1 = std::min(g.n, n0 + group);
+      if (gi != packed) {
+        for (int n = n0; n < n1; n++)
+          for (int cb = 0; cb < cbn; cb++)
+            pack_block(x + n * g.xs + (int64_t)cb * CB * g.h * g.w, g.h, g.w, g.p, g.p, hp, wp,
+                       xb + ((int64_t)(n - n0) * cbn + cb) * ximg);
+        packed = gi;
+      }
+      const int rows = (n1 - n0) * g.oh, nb = (rows + br - 1) / br;
+      for (int b = nb * part / parts; b < nb * (part + 1) / parts; b++)
+        fwd_band(g, xb, n0, b * br, std::min(rows, (b + 1) * br), t, wpk, buf.data(), bias, y);
     }
   });
 }

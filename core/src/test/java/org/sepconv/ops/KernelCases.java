@@ -161,6 +161,7 @@ final class KernelCases {
     out.add(conv(Conv2dSpec.of(2, 32, 8, 8, 64, 3).withPad(1), false));
     out.add(conv(Conv2dSpec.of(2, 64, 9, 9, 48, 3).withStride(2).withPad(1), true));
     out.add(conv(Conv2dSpec.of(10, 128, 30, 30, 64, 3).withStride(2).withPad(1), false));
+    out.add(conv(Conv2dSpec.of(1, 64, 12, 12, 128, 3).withPad(1), true)); // batch 1: bands split over units
     // The pointwise kernels (AVX2+; forward and data on planes of VL..64 positions, weight on
     // planes up to 64 and from 1024): planes of 4x4, 5x5, 8x8, 2x2 and 32x32, several planes per
     // tile and partial vectors, channels on both sides of each other (which operand the weight
