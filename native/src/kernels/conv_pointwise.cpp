@@ -98,32 +98,45 @@ static_assert(NC <= 3, "run_tile instantiates tiles of 1, 2 and NC vectors");
 // ---------------------------------------------------------------- forward and backward data
 // out[n][M][P] = A (M x K) in[n][K][P] (+ bias), in and out with image strides in_img, out_img.
 // ap: A packed [M/MR tiles][K][MR] (rows past M zero).
-void nn_planes(int n, int64_t P, int M, int K, const float* ap, const float* in, int64_t in_img,
+// ld: the row (channel) stride of in and out, P for NCHW tensors.
+void nn_planes(int n, int64_t P, int64_t ld, int M, int K, const float* ap, const float* in, int64_t in_img,
                float* out, int64_t out_img, const float* bias) {
   // the vectors: runs of VL positions of each image, in image order
   const int64_t per = (P + VL - 1) / VL, nvec = n * per;
   const int64_t ntiles = (nvec + NC - 1) / NC;
   const int mt = (M + MR - 1) / MR;
-  // split the rows too when there are few tiles (batch 1): by the shape only
-  const int mb = (int)std::max<int64_t>(1, std::min<int64_t>(mt, (32 + ntiles - 1) / ntiles));
-  parallel_for(ntiles * mb, [&](int64_t u0, int64_t u1) {
+  // Units: (a group of vector tiles, a block of row tiles), each operand's share <= 512 KiB so
+  // that both stay in L2 while the unit runs (row tiles outer: a row tile's A stays in L1), cut
+  // finer until there are 16 units. All by the shape only.
+  constexpr int64_t kShare = 512 << 10;
+  int64_t tg = std::max<int64_t>(1, std::min<int64_t>(ntiles, kShare / ((int64_t)K * NC * VL * 4)));
+  int64_t mbt = std::max<int64_t>(1, std::min<int64_t>(mt, kShare / ((int64_t)K * MR * 4)));
+  auto units = [&] { return ((ntiles + tg - 1) / tg) * ((mt + mbt - 1) / mbt); };
+  while (units() < 16 && (tg > 1 || mbt > 1)) {
+    if (tg >= mbt && tg > 1) tg = (tg + 1) / 2;
+    else mbt = (mbt + 1) / 2;
+  }
+  const int64_t ngroups = (ntiles + tg - 1) / tg;
+  parallel_for(units(), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; u++) {
-      const int64_t t = u / mb;
-      const int r0 = (int)(u % mb) * mt / mb, r1 = (int)((u % mb) + 1) * mt / mb;
-      Cols cl;
-      cl.n = (int)std::min<int64_t>(NC, nvec - t * NC);
-      cl.full = true;
-      for (int j = 0; j < cl.n; j++) {
-        const int64_t v = t * NC + j, img = v / per, p0 = (v % per) * VL;
-        cl.boff[j] = img * in_img + p0;
-        cl.coff[j] = img * out_img + p0;
-        cl.lanes[j] = (int)std::min<int64_t>(VL, P - p0);
-        cl.full = cl.full && cl.lanes[j] == VL;
-      }
+      const int64_t t0 = (u % ngroups) * tg, t1 = std::min(ntiles, t0 + tg);
+      const int r0 = (int)((u / ngroups) * mbt), r1 = (int)std::min<int64_t>(mt, r0 + mbt);
       for (int r = r0; r < r1; r++) {
         const int rows = std::min(MR, M - r * MR);
-        const Seg seg{ap + (int64_t)r * K * MR, in, K};
-        run_tile(&seg, 1, 1, MR, P, cl, out + (int64_t)r * MR * P, P, rows, false, bias ? bias + r * MR : nullptr);
+        for (int64_t t = t0; t < t1; t++) {
+          Cols cl;
+          cl.n = (int)std::min<int64_t>(NC, nvec - t * NC);
+          cl.full = true;
+          for (int j = 0; j < cl.n; j++) {
+            const int64_t v = t * NC + j, img = v / per, p0 = (v % per) * VL;
+            cl.boff[j] = img * in_img + p0;
+            cl.coff[j] = img * out_img + p0;
+            cl.lanes[j] = (int)std::min<int64_t>(VL, P - p0);
+            cl.full = cl.full && cl.lanes[j] == VL;
+          }
+          const Seg seg{ap + (int64_t)r * K * MR, in, K};
+          run_tile(&seg, 1, 1, MR, ld, cl, out + (int64_t)r * MR * ld, ld, rows, false, bias ? bias + r * MR : nullptr);
+        }
       }
     }
   });
@@ -268,14 +281,43 @@ bool applies(const ConvGeom& g) {
 }
 // Forward and data read B's rows at a stride of one plane: from 16x16 planes up, that stride
 // (1 KiB and more) makes the K rows of a tile fight for the same cache sets, and the GEMM path,
-// which packs B, is faster (bench/notes/pointwise.md). Below VL positions a vector is mostly
-// idle lanes.
-bool planes_fit(const ConvGeom& g) { return g.in_plane() >= VL && g.in_plane() <= 64; }
+// which packs B, is faster (bench/notes/pointwise.md). Planes under VL positions go through
+// nn_any's gather and scatter, whose plane for the kernel is the batch's.
+bool planes_fit(const ConvGeom& g) {
+  return g.in_plane() <= 64 && (g.in_plane() >= VL || g.n * g.in_plane() >= 4 * VL);
+}
 // Backward weight wins on planes up to 8x8 and from 32x32 (where the GEMM path's packing of
 // long dY rows dominates), and loses on 16x16 (28% vs 33-40% of the peak, measured): GEMM there.
 bool weight_planes_fit(const ConvGeom& g) { return g.in_plane() <= 64 || g.in_plane() >= 1024; }
 
 }  // namespace
+
+// nn_planes, except that planes smaller than a vector (2x2, 1x1) are first laid side by side:
+// in's K rows of every image gathered into one [K][n*P] plane, the result scattered back. Those
+// tensors are small (MobileNetV1's 1024x2x2 at batch 64: 1 MiB) next to their FLOPs.
+void nn_any(int n, int64_t P, int M, int K, const float* ap, const float* in, int64_t in_img, float* out,
+            int64_t out_img, const float* bias) {
+  if (P >= VL) {
+    nn_planes(n, P, P, M, K, ap, in, in_img, out, out_img, bias);
+    return;
+  }
+  const int64_t cols = (int64_t)n * P;
+  // the rows' stride: cols rounded up to VL, plus VL when a multiple of 256 floats (a 1 KiB
+  // multiple puts a tile's K rows on the same cache sets)
+  int64_t ld = (cols + VL - 1) / VL * VL;
+  if (ld % 256 == 0) ld += VL;
+  Workspace bw((size_t)(K * ld)), cw((size_t)(M * ld));
+  float *b = bw.data(), *c = cw.data();
+  parallel_for(K, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++)
+      for (int i = 0; i < n; i++) std::memcpy(b + k * ld + i * P, in + i * in_img + k * P, sizeof(float) * P);
+  });
+  nn_planes(1, cols, ld, M, K, ap, b, 0, c, 0, bias);
+  parallel_for(M, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; m++)
+      for (int i = 0; i < n; i++) std::memcpy(out + i * out_img + m * P, c + m * ld + i * P, sizeof(float) * P);
+  });
+}
 
 bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   if (!applies(g) || !planes_fit(g)) return false;
@@ -284,8 +326,8 @@ bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const 
   const int64_t P = g.in_plane();
   for (int gi = 0; gi < g.groups; gi++) {
     pack_a(w + (int64_t)gi * M * K, M, K, false, ap.data());
-    nn_planes(g.n, P, M, K, ap.data(), x + (int64_t)gi * K * P, (int64_t)g.c_in * P, y + (int64_t)gi * M * P,
-              (int64_t)g.c_out * P, bias ? bias + (int64_t)gi * M : nullptr);
+    nn_any(g.n, P, M, K, ap.data(), x + (int64_t)gi * K * P, (int64_t)g.c_in * P, y + (int64_t)gi * M * P,
+           (int64_t)g.c_out * P, bias ? bias + (int64_t)gi * M : nullptr);
   }
   return true;
 }
@@ -300,8 +342,8 @@ int pointwise_backward(const ConvGeom& g, int mask, const float* x, const float*
     Workspace ap((size_t)mt * MR * K);
     for (int gi = 0; gi < g.groups; gi++) {
       pack_a(w + (int64_t)gi * K * M, K, M, true, ap.data());
-      nn_planes(g.n, P, M, K, ap.data(), dy + (int64_t)gi * K * P, (int64_t)g.c_out * P, dx + (int64_t)gi * M * P,
-                (int64_t)g.c_in * P, nullptr);
+      nn_any(g.n, P, M, K, ap.data(), dy + (int64_t)gi * K * P, (int64_t)g.c_out * P, dx + (int64_t)gi * M * P,
+             (int64_t)g.c_in * P, nullptr);
     }
     done |= SEPCONV_GRAD_INPUT;
   }

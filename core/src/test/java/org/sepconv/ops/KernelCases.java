@@ -174,6 +174,8 @@ final class KernelCases {
     out.add(conv(Conv2dSpec.of(2, 16, 32, 32, 24, 1), true));
     out.add(conv(Conv2dSpec.of(2, 40, 32, 32, 8, 1), false));
     out.add(conv(Conv2dSpec.of(3, 96, 8, 8, 96, 1).withGroups(3), true));
+    out.add(conv(Conv2dSpec.of(17, 40, 2, 2, 24, 1), true)); // planes under a vector: gathered side by side
+    out.add(conv(Conv2dSpec.of(70, 24, 1, 1, 40, 1), false));
     return out;
   }
 
