@@ -72,29 +72,36 @@ void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, cons
   (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, y);
 }
 
-// The CPU forward of one ISA: depthwise, else the direct kernel where it takes the shape, else
-// GEMM.
-template <Forward* DEPTHWISE, decltype(isa_generic::direct_conv_forward)* DIRECT,
+// The CPU forward of one ISA: depthwise (small planes channel-vectorised), else the direct or
+// the pointwise kernel where one takes the shape, else GEMM.
+template <Forward* DEPTHWISE, decltype(isa_generic::depthwise_small_forward)* DEPTHWISE_SMALL,
+          decltype(isa_generic::direct_conv_forward)* DIRECT,
           decltype(isa_generic::pointwise_forward)* POINTWISE>
 void cpu_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
-  if (is_depthwise(g)) DEPTHWISE(g, x, w, bias, y);
-  else if (!DIRECT(g, x, w, bias, y) && !POINTWISE(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
+  if (is_depthwise(g)) {
+    if (!DEPTHWISE_SMALL(g, x, w, bias, y)) DEPTHWISE(g, x, w, bias, y);
+  } else if (!DIRECT(g, x, w, bias, y) && !POINTWISE(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
 }
 #define SEPCONV_CPU_FORWARD(ns) \
-  cpu_forward<ns::depthwise_forward, ns::direct_conv_forward, ns::pointwise_forward>
+  cpu_forward<ns::depthwise_forward, ns::depthwise_small_forward, ns::direct_conv_forward, \
+              ns::pointwise_forward>
 
 // The CPU depthwise backward of one ISA: its data and weight kernels as the mask asks, and the
 // bias gradient that every CPU family shares.
+// (small planes first: the channel-vectorised kernels where they take the shape)
 template <decltype(isa_generic::depthwise_backward_data)* DATA,
-          decltype(isa_generic::depthwise_backward_weight)* WEIGHT>
+          decltype(isa_generic::depthwise_backward_weight)* WEIGHT,
+          decltype(isa_generic::depthwise_small_backward_data)* SMALL_DATA,
+          decltype(isa_generic::depthwise_small_backward_weight)* SMALL_WEIGHT>
 void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                         const float* dy, float* dx, float* dw, float* dbias) {
-  if (mask & SEPCONV_GRAD_INPUT) DATA(g, w, dy, dx);
-  if (mask & SEPCONV_GRAD_WEIGHT) WEIGHT(g, x, dy, dw);
+  if ((mask & SEPCONV_GRAD_INPUT) && !SMALL_DATA(g, w, dy, dx)) DATA(g, w, dy, dx);
+  if ((mask & SEPCONV_GRAD_WEIGHT) && !SMALL_WEIGHT(g, x, dy, dw)) WEIGHT(g, x, dy, dw);
   if (mask & SEPCONV_GRAD_BIAS) bias_backward(g.n, g.c_out, g.out_plane(), dy, dbias);
 }
-#define SEPCONV_CPU_DEPTHWISE_BACKWARD(ns) \
-  depthwise_backward<ns::depthwise_backward_data, ns::depthwise_backward_weight>
+#define SEPCONV_CPU_DEPTHWISE_BACKWARD(ns)                                          \
+  depthwise_backward<ns::depthwise_backward_data, ns::depthwise_backward_weight,    \
+                     ns::depthwise_small_backward_data, ns::depthwise_small_backward_weight>
 
 // The CPU dense backward of one ISA: the direct kernel for the gradients it takes, GEMM for
 // the rest (and the bias gradient).

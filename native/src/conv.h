@@ -26,6 +26,20 @@
   }
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
 
+// Depthwise on small planes, channel-vectorised (kernels/depthwise_small.cpp, AVX-512): false
+// where the shape or the ISA is not one it handles, and the plane kernels above run.
+#define SEPCONV_DEPTHWISE_SMALL_KERNELS(ns)                                                        \
+  namespace sepconv {                                                                              \
+  namespace ns {                                                                                   \
+  bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
+                               float* y);                                                          \
+  bool depthwise_small_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
+  bool depthwise_small_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
+                                       float* dw);                                                 \
+  }                                                                                                \
+  }
+SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_SMALL_KERNELS)
+
 // The direct convolution: false / 0 where the shape or the ISA is not one it handles. The
 // backward returns the gradients of `mask` it computed (SEPCONV_GRAD_INPUT, _WEIGHT; never
 // _BIAS), so that the caller runs the rest on the GEMM path.

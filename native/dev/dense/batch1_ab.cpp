@@ -3,25 +3,11 @@
 // A's double reference.
 //   LIB_A=old.so LIB_B=new.so THREADS=2 native/dev/build/dense_batch1_ab [reps] [batch]
 // NO_LINK
-#include <dlfcn.h>
-
+#include "../ab.h"
 #include "../common.h"
 
-namespace {
-struct Lib {
-  int (*set_threads)(int);
-  int (*fwd)(int, const sepconv_conv2d*, const float*, const float*, const float*, float*);
-  explicit Lib(const char* path) {
-    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) { std::fprintf(stderr, "dlopen %s: %s\n", path, dlerror()); std::exit(1); }
-    set_threads = (decltype(set_threads))dlsym(h, "sepconv_set_num_threads");
-    fwd = (decltype(fwd))dlsym(h, "sepconv_conv2d_forward");
-  }
-};
-void ok(int rc, const char* what) {
-  if (rc) { std::fprintf(stderr, "%s failed: %d\n", what, rc); std::exit(1); }
-}
-}  // namespace
+using dev::Lib;
+using dev::ok;
 
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 20, n = argc > 2 ? std::atoi(argv[2]) : 1;

@@ -6,27 +6,11 @@
 //     native/dev/build/pointwise_ab [reps]
 // Not linked against libsepconv (build.sh builds it with -ldl only, see the NO_LINK marker).
 // NO_LINK
-#include <dlfcn.h>
-
+#include "../ab.h"
 #include "../common.h"
 
-namespace {
-struct Lib {
-  int (*set_threads)(int);
-  int (*fwd)(int, const sepconv_conv2d*, const float*, const float*, const float*, float*);
-  int (*bwd)(int, const sepconv_conv2d*, int, const float*, const float*, const float*, float*, float*, float*);
-  explicit Lib(const char* path) {
-    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) { std::fprintf(stderr, "dlopen %s: %s\n", path, dlerror()); std::exit(1); }
-    set_threads = (decltype(set_threads))dlsym(h, "sepconv_set_num_threads");
-    fwd = (decltype(fwd))dlsym(h, "sepconv_conv2d_forward");
-    bwd = (decltype(bwd))dlsym(h, "sepconv_conv2d_backward");
-  }
-};
-void ok(int rc, const char* what) {
-  if (rc) { std::fprintf(stderr, "%s failed: %d\n", what, rc); std::exit(1); }
-}
-}  // namespace
+using dev::Lib;
+using dev::ok;
 
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 3;

@@ -124,6 +124,13 @@ final class KernelCases {
     out.add(conv(Conv2dSpec.of(2, 144, 32, 32, 144, 3).withStride(2).withPad(1).withGroups(144), false));
     out.add(conv(Conv2dSpec.of(3, 960, 4, 4, 960, 3).withPad(1).withGroups(960), true));
     out.add(conv(Conv2dSpec.of(2, 5, 9, 11, 5, 3).withKernel(3, 5).withPad(1, 2).withStride(1, 2).withGroups(5), true));
+    // the channel-vectorised small-plane kernels (AVX-512, 16 | channels): 4x4 and smaller, and
+    // strided 8x8, any kernel, padding and dilation
+    out.add(conv(Conv2dSpec.of(3, 64, 8, 8, 64, 3).withStride(2).withPad(1).withGroups(64), true));
+    out.add(conv(Conv2dSpec.of(2, 32, 3, 5, 32, 3).withPad(1).withGroups(32), false));
+    out.add(conv(Conv2dSpec.of(5, 64, 4, 4, 64, 5).withPad(2).withGroups(64), true));
+    out.add(conv(Conv2dSpec.of(4, 80, 2, 2, 80, 3).withPad(1).withGroups(80), false));
+    out.add(conv(Conv2dSpec.of(2, 48, 7, 9, 48, 3).withKernel(3, 5).withStride(2, 3).withPad(1, 2).withGroups(48), true));
 
     int[][] chans = {{96, 96, 2}, {96, 96, 3}, {96, 96, 32}, {17, 17, 1}, {3, 96, 3}, {96, 17, 1},
         {17, 96, 1}, {3, 3, 1}, {1, 1, 1}, {6, 9, 3}, {8, 12, 4}};
