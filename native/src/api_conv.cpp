@@ -68,16 +68,17 @@ bool is_depthwise(const ConvGeom& g) { return g.groups == g.c_in; }
 
 template <Forward* DEPTHWISE, Forward* GEMM>
 void forward_by_geometry(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                         float* y) {
-  (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, y);
+                         int act, float* y) {
+  (is_depthwise(g) ? DEPTHWISE : GEMM)(g, x, w, bias, act, y);
 }
 
 // The CPU forward of one ISA: depthwise, else the direct kernel where it takes the shape, else
 // GEMM.
 template <Forward* DEPTHWISE, decltype(isa_generic::direct_conv_forward)* DIRECT>
-void cpu_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
-  if (is_depthwise(g)) DEPTHWISE(g, x, w, bias, y);
-  else if (!DIRECT(g, x, w, bias, y)) gemm_conv_forward(g, x, w, bias, y);
+void cpu_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
+                 float* y) {
+  if (is_depthwise(g)) DEPTHWISE(g, x, w, bias, act, y);
+  else if (!DIRECT(g, x, w, bias, act, y)) gemm_conv_forward(g, x, w, bias, act, y);
 }
 #define SEPCONV_CPU_FORWARD(ns) cpu_forward<ns::depthwise_forward, ns::direct_conv_forward>
 
@@ -109,13 +110,17 @@ void backward_by_geometry(const ConvGeom& g, int mask, const float* x, const flo
   (is_depthwise(g) ? DEPTHWISE : GEMM)(g, mask, x, w, dy, dx, dw, dbias);
 }
 
-const Table<Forward> forward_table = {
-    "conv2d_forward",
-    ref_conv2d_forward,
-    {SEPCONV_CPU_FORWARD(isa_generic), SEPCONV_CPU_FORWARD(isa_avx2),
-     SEPCONV_CPU_FORWARD(isa_avx512)},
-    im2col_conv_forward,
-    SEPCONV_CUDA_SLOT(forward_by_geometry<gpu::depthwise_forward, gpu::gemm_conv_forward>)};
+// sepconv_conv2d_forward and _forward_act share their slots; the tables differ in the name
+// their messages give.
+#define SEPCONV_FORWARD_SLOTS                                                                  \
+  ref_conv2d_forward,                                                                          \
+      {SEPCONV_CPU_FORWARD(isa_generic), SEPCONV_CPU_FORWARD(isa_avx2),                        \
+       SEPCONV_CPU_FORWARD(isa_avx512)},                                                       \
+      im2col_conv_forward,                                                                     \
+      SEPCONV_CUDA_SLOT(forward_by_geometry<gpu::depthwise_forward, gpu::gemm_conv_forward>)
+const Table<Forward> forward_table = {"conv2d_forward", SEPCONV_FORWARD_SLOTS};
+const Table<Forward> forward_act_table = {"conv2d_forward_act", SEPCONV_FORWARD_SLOTS};
+#undef SEPCONV_FORWARD_SLOTS
 
 const Table<Backward> backward_table = {
     "conv2d_backward",
@@ -150,7 +155,20 @@ int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, co
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(w, "w must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
-    dispatch(e, forward_table, g, x, w, bias, y);
+    dispatch(e, forward_table, g, x, w, bias, SEPCONV_ACT_NONE, y);
+  });
+}
+
+int sepconv_conv2d_forward_act(int exec, const sepconv_conv2d* d, const float* x, const float* w,
+                               const float* bias, int act, float* y) {
+  return guarded([&] {
+    Exec e = parse_exec(exec, forward_act_table);
+    ConvGeom g = make_geom(d);
+    SEPCONV_CHECK_ARG(x, "x must not be NULL");
+    SEPCONV_CHECK_ARG(w, "w must not be NULL");
+    check_act(act, "act");
+    SEPCONV_CHECK_ARG(y, "y must not be NULL");
+    dispatch(e, forward_act_table, g, x, w, bias, act, y);
   });
 }
 

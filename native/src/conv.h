@@ -9,7 +9,10 @@
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
 //   reference (reference/conv_ref.cpp)          naive, double accumulation (ALGO_REFERENCE)
-// Contract for every family: y and dx are overwritten; dw and dbias accumulate (+=).
+// Contract for every family: y and dx are overwritten; dw and dbias accumulate (+=). The forward
+// applies `act` (SEPCONV_ACT_*) to conv + bias as each family writes its output tile (its
+// epilogue: the GEMM path after each unit's GEMM, the depthwise and direct kernels in their
+// stores), so a BN-folded conv + ReLU / ReLU6 is one pass; NONE leaves the output as it was.
 #pragma once
 #include "common.h"
 
@@ -17,7 +20,7 @@
   namespace sepconv {                                                                        \
   namespace ns {                                                                             \
   void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
-                         float* y);                                                          \
+                         int act, float* y);                                                 \
   void depthwise_backward_data(const ConvGeom& g, const float* w, const float* dy, float* dx); \
   void depthwise_backward_weight(const ConvGeom& g, const float* x, const float* dy,          \
                                  float* dw);                                                 \
@@ -32,7 +35,7 @@ SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
   namespace sepconv {                                                                          \
   namespace ns {                                                                               \
   bool direct_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, \
-                           float* y);                                                          \
+                           int act, float* y);                                                 \
   int direct_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,        \
                            const float* dy, float* dx, float* dw);                             \
   }                                                                                            \
@@ -41,15 +44,15 @@ SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DIRECT_KERNELS)
 
 namespace sepconv {
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y);
+                       int act, float* y);
 void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                         const float* dy, float* dx, float* dw, float* dbias);
 void im2col_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                         float* y);
+                         int act, float* y);
 void im2col_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                           const float* dy, float* dx, float* dw, float* dbias);
 void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                        float* y);
+                        int act, float* y);
 void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias);
 // dbias[c] += sum over n and the plane of dy[n][c][plane]: the fast kernel every CPU family

@@ -90,6 +90,12 @@ SEPCONV_API int sepconv_conv2d_output_shape(const sepconv_conv2d* d, int* out_h,
 /* y[n][c_out][oh][ow] = conv(x, w) + bias; bias may be NULL. */
 SEPCONV_API int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, const float* w,
                            const float* bias, float* y);
+/* y = act(conv(x, w) + bias), act a SEPCONV_ACT_* value: the activation is the kernels' epilogue,
+ * applied as each output tile is written (while it is in cache), so a conv with its BatchNorm
+ * folded in (sepconv_batchnorm_fold) and its ReLU / ReLU6 is one pass over y. bias may be NULL.
+ * With SEPCONV_ACT_NONE it is sepconv_conv2d_forward. */
+SEPCONV_API int sepconv_conv2d_forward_act(int exec, const sepconv_conv2d* d, const float* x,
+                                           const float* w, const float* bias, int act, float* y);
 /* dx = (overwrite), dw += , dbias += ; mask picks which. x is needed for dw, w for dx. */
 SEPCONV_API int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const float* x,
                             const float* w, const float* dy, float* dx, float* dw, float* dbias);

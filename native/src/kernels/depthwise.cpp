@@ -10,7 +10,8 @@
 // copy into L1 instead of branches, and stride 2 is de-interleaved once per input element.
 //  - forward: phases of x, then per output row (wide rows) or over the flat range OH*Wq
 //    (narrow rows such as 4x4 and 8x8 planes, several rows per vector; on AVX-512 the
-//    results are compressed straight into y, elsewhere copied out by rows).
+//    results are compressed straight into y, elsewhere copied out by rows). Bias and the
+//    activation (the epilogue) are applied to each vector as it is stored.
 //  - backward data: dy is copied into a zero-gapped buffer of row stride Wq; each phase
 //    plane of the padded dx is then a stride-1 correlation of that buffer with the taps of
 //    its phase (gather form, accumulating in registers); the phases are interleaved back.
@@ -437,7 +438,14 @@ struct DynTables {
   }
 };
 
-template <class Kern>
+// The forward's epilogue: f's outputs (conv + bias) through the activation, as they are stored.
+template <int ACT, class F>
+struct Activated {
+  F f;
+  inline vf at(int64_t q) const { return vact<ACT>(f.at(q)); }
+};
+
+template <int ACT, class Kern>
 void forward_run(const ConvGeom& g, const Plan& p, const Kern& kern, const float* x,
                  const float* bias, float* y) {
   const int m = g.cout_g;
@@ -465,7 +473,8 @@ void forward_run(const ConvGeom& g, const Plan& p, const Kern& kern, const float
         int64_t i = i0 + k, ic = i % g.c_in, n = i / g.c_in;
         for (int j = 0; j < m; j++) {
           int64_t oc = ic * m + j;
-          auto f = kern.fwd(oc, xb + k * p.xbuf, bias ? bias[oc] : 0.f);
+          const Activated<ACT, decltype(kern.fwd(oc, xb, 0.f))> f{
+              kern.fwd(oc, xb + k * p.xbuf, bias ? bias[oc] : 0.f)};
           float* yp = y + (n * g.c_out + oc) * oplane;
           if (!flat) {
             for (int oy = 0; oy < p.OH; oy++) {
@@ -728,19 +737,28 @@ int fixed_kind(const ConvGeom& g) {
   return 0;
 }
 
+// forward_run with the runtime act as its template argument.
+template <class Kern>
+void forward_act(const ConvGeom& g, const Plan& p, const Kern& kern, const float* x,
+                 const float* bias, int act, float* y) {
+  if (act == SEPCONV_ACT_RELU) forward_run<SEPCONV_ACT_RELU>(g, p, kern, x, bias, y);
+  else if (act == SEPCONV_ACT_RELU6) forward_run<SEPCONV_ACT_RELU6>(g, p, kern, x, bias, y);
+  else forward_run<SEPCONV_ACT_NONE>(g, p, kern, x, bias, y);
+}
+
 }  // namespace
 
 void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y) {
+                       int act, float* y) {
   Plan p = make_plan(g);
   switch (fixed_kind(g)) {
-    case 31: return forward_run(g, p, FixedKern<3, 1>{p, w}, x, bias, y);
-    case 32: return forward_run(g, p, FixedKern<3, 2>{p, w}, x, bias, y);
-    case 51: return forward_run(g, p, FixedKern<5, 1>{p, w}, x, bias, y);
-    case 52: return forward_run(g, p, FixedKern<5, 2>{p, w}, x, bias, y);
+    case 31: return forward_act(g, p, FixedKern<3, 1>{p, w}, x, bias, act, y);
+    case 32: return forward_act(g, p, FixedKern<3, 2>{p, w}, x, bias, act, y);
+    case 51: return forward_act(g, p, FixedKern<5, 1>{p, w}, x, bias, act, y);
+    case 52: return forward_act(g, p, FixedKern<5, 2>{p, w}, x, bias, act, y);
     default: {
       DynTables tb(g, p);
-      return forward_run(g, p, tb.kern(p, w, g.sh * g.sw), x, bias, y);
+      return forward_act(g, p, tb.kern(p, w, g.sh * g.sw), x, bias, act, y);
     }
   }
 }

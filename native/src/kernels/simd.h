@@ -9,6 +9,7 @@
 //   vmax / vmin return the second operand when either is NaN;
 //   vld_n / vst_n touch only the first n lanes in memory (0 <= n < VL);
 //   vsum and dsum add the lanes in a fixed order.
+// Below the sections, written once against them: vact (the fused activations).
 // Internal to the kernel files: include it only from kernels/*.cpp, after the family header.
 #pragma once
 #include <cstdint>
@@ -191,6 +192,21 @@ inline vd dfma(vd a, vd b, vd c) { SEPCONV_DLANES(a.v[l] * b.v[l] + c.v[l]); }
 #undef SEPCONV_DLANES
 inline double dsum(vd a) { return a.v[0] + a.v[1]; }
 #endif
+
+// ---- the fused activations (SEPCONV_ACT_*, see activate in common.h), whole vectors. NaN
+// propagates: the constant is the first operand of vmax / vmin. With ACT a template
+// argument (inner loops), or the runtime value.
+template <int ACT>
+inline vf vact(vf v) {
+  if (ACT != SEPCONV_ACT_NONE) v = vmax(vzero(), v);
+  if (ACT == SEPCONV_ACT_RELU6) v = vmin(vset(6.0f), v);
+  return v;
+}
+inline vf vact(int act, vf v) {
+  if (act != SEPCONV_ACT_NONE) v = vmax(vzero(), v);
+  if (act == SEPCONV_ACT_RELU6) v = vmin(vset(6.0f), v);
+  return v;
+}
 
 }  // namespace
 }  // namespace SEPCONV_ISA_NS

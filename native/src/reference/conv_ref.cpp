@@ -27,16 +27,23 @@ static void for_taps(const ConvGeom& g, int n, int oc, int oy, int ox, F&& f) {
   }
 }
 
-void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                        float* y) {
+// y = act(conv(x, w) + bias), summed in double; x and y float or double.
+template <class In, class Out>
+static void forward(const ConvGeom& g, const In* x, const float* w, const float* bias, int act,
+                    Out* y) {
   for (int n = 0; n < g.n; n++)
     for (int oc = 0; oc < g.c_out; oc++)
       for (int oy = 0; oy < g.oh; oy++)
         for (int ox = 0; ox < g.ow; ox++) {
           double s = bias ? bias[oc] : 0.0;
           for_taps(g, n, oc, oy, ox, [&](int64_t xi, int64_t wi) { s += (double)x[xi] * w[wi]; });
-          y[(((int64_t)n * g.c_out + oc) * g.oh + oy) * g.ow + ox] = (float)s;
+          y[(((int64_t)n * g.c_out + oc) * g.oh + oy) * g.ow + ox] = (Out)activate(act, s);
         }
+}
+
+void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                        int act, float* y) {
+  forward(g, x, w, bias, act, y);
 }
 
 void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,

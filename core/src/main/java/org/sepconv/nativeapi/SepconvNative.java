@@ -123,6 +123,8 @@ public final class SepconvNative {
   public static native int sepconv_conv2d_output_shape(@Const Conv2dDesc d, IntPointer outH, IntPointer outW);
   public static native int sepconv_conv2d_forward(int exec, @Const Conv2dDesc d, @Const FloatPointer x,
       @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
+  public static native int sepconv_conv2d_forward_act(int exec, @Const Conv2dDesc d, @Const FloatPointer x,
+      @Const FloatPointer w, @Const FloatPointer bias, int act, FloatPointer y);
   public static native int sepconv_conv2d_backward(int exec, @Const Conv2dDesc d, int mask,
       @Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer dy, FloatPointer dx,
       FloatPointer dw, FloatPointer dbias);

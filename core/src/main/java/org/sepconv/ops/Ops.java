@@ -59,19 +59,35 @@ public final class Ops {
   /** y[n][cOut][outH][outW] = conv(x, w) + bias. bias (cOut floats) may be null. */
   public static void conv2dForward(Exec e, Conv2dSpec s, FloatBuffer x, FloatBuffer w,
       FloatBuffer bias, FloatBuffer y) {
-    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), of(y));
+    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), Activation.NONE, of(y));
   }
 
   /** {@link #conv2dForward(Exec, Conv2dSpec, FloatBuffer, FloatBuffer, FloatBuffer, FloatBuffer)} on the tensors' device. */
   public static void conv2dForward(Conv2dSpec s, Tensor x, Tensor w, Tensor bias, Tensor y) {
-    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), of(y));
+    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), Activation.NONE, of(y));
   }
 
-  private static void conv2dForward(Args a, Conv2dSpec s, Arg x, Arg w, Arg bias, Arg y) {
+  /**
+   * y = act(conv(x, w) + bias) in one pass: the activation is applied as each output tile is
+   * written. With the BatchNorm folded into w and bias ({@link #batchNormFold}) this is a whole
+   * conv + BN + ReLU/ReLU6 layer of an inference model. bias may be null.
+   */
+  public static void conv2dForward(Exec e, Conv2dSpec s, FloatBuffer x, FloatBuffer w,
+      FloatBuffer bias, Activation act, FloatBuffer y) {
+    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), act, of(y));
+  }
+
+  /** {@link #conv2dForward(Exec, Conv2dSpec, FloatBuffer, FloatBuffer, FloatBuffer, Activation, FloatBuffer)} on the tensors' device. */
+  public static void conv2dForward(Conv2dSpec s, Tensor x, Tensor w, Tensor bias, Activation act, Tensor y) {
+    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), act, of(y));
+  }
+
+  private static void conv2dForward(Args a, Conv2dSpec s, Arg x, Arg w, Arg bias, Activation act, Arg y) {
     try (a; Conv2dDesc d = spec(s).toNative()) {
+      int ac = act(act);
       FloatPointer px = a.in("x", x, s.inputSize()), pw = a.in("w", w, s.weightSize());
       FloatPointer pb = a.optIn("bias", bias, s.cOut), py = a.out("y", y, s.outputSize());
-      a.done(family(s, true), a.start(), SepconvNative.sepconv_conv2d_forward(a.exec(), d, px, pw, pb, py));
+      a.done(family(s, true), a.start(), SepconvNative.sepconv_conv2d_forward_act(a.exec(), d, px, pw, pb, ac, py));
     }
   }
 

@@ -37,13 +37,17 @@ final class KernelCases {
 
   /**
    * A case: its args (in order), how to run it, whether the im2col baseline applies (convolutions),
-   * and the relative tolerance of its float outputs (0: bit for bit).
+   * and the relative tolerance of its float outputs (0: bit for bit): the largest error over the
+   * largest value of the output, or of the output {@code scaleOf} names for it (an activation that
+   * caps its output, say, leaves the error of the sums before it).
    */
   static final class Case {
     final String name;
     final List<Arg> args = new ArrayList<>();
     boolean im2col;
     double tol = 1e-5;
+    /** Outputs whose error is relative to another output's largest value (by default, their own). */
+    final Map<String, String> scaleOf = new HashMap<>();
     Consumer<Tensors> run;
 
     Case(String name) {
@@ -164,20 +168,26 @@ final class KernelCases {
     return out;
   }
 
-  /** Forward, every backward direction together, and data and weight gradients alone. */
+  /**
+   * Forward, the forward with an activation epilogue (ReLU or ReLU6, by the case), every backward
+   * direction together, and data and weight gradients alone.
+   */
   static Case conv(Conv2dSpec s, boolean bias) {
     Random r = new Random(s.toString().hashCode() * 31L + (bias ? 1 : 0));
     Shape x = Shape.of(s.n, s.cIn, s.h, s.w), w = Shape.of(s.cOut, s.cIn / s.groups, s.kh, s.kw);
     Shape y = Shape.of(s.n, s.cOut, s.outH(), s.outW()), b = Shape.of(s.cOut);
-    Case c = new Case("conv " + s + (bias ? " bias" : ""));
+    Activation act = (s.toString().hashCode() & 1) == 0 ? Activation.RELU : Activation.RELU6;
+    Case c = new Case("conv " + s + (bias ? " bias" : "") + " (+" + act + ")");
     c.im2col = true;
+    c.scaleOf.put("y " + act, "y"); // ReLU6 caps the outputs; the sums' error is of y's size
     c.in("x", x, rand(r, x.size())).in("w", w, rand(r, w.size()));
     if (bias) c.in("bias", b, rand(r, s.cOut));
     float[] dw0 = rand(r, w.size()), db0 = rand(r, s.cOut);
-    c.in("dy", y, rand(r, y.size())).out("y", y).out("dx", x).inout("dw", w, dw0).inout("dbias", b, db0)
-        .out("dx alone", x).inout("dw alone", w, dw0.clone());
+    c.in("dy", y, rand(r, y.size())).out("y", y).out("y " + act, y).out("dx", x).inout("dw", w, dw0)
+        .inout("dbias", b, db0).out("dx alone", x).inout("dw alone", w, dw0.clone());
     c.run = t -> {
       Ops.conv2dForward(s, t.t("x"), t.t("w"), t.t("bias"), t.t("y"));
+      Ops.conv2dForward(s, t.t("x"), t.t("w"), t.t("bias"), act, t.t("y " + act));
       Ops.conv2dBackward(s, Grad.ALL, t.t("x"), t.t("w"), t.t("dy"), t.t("dx"), t.t("dw"), t.t("dbias"));
       Ops.conv2dBackward(s, Grad.INPUT, null, t.t("w"), t.t("dy"), t.t("dx alone"), null, null);
       Ops.conv2dBackward(s, Grad.WEIGHT, t.t("x"), null, t.t("dy"), null, t.t("dw alone"), null);
