@@ -8,6 +8,8 @@
 //                                               are a multiple of 64; GEMM does the rest
 //   gemm      (conv_gemm.cpp)                   dense, grouped and pointwise otherwise
 //   im2col    (conv_gemm.cpp)                   the im2col + sgemm baseline (ALGO_IM2COL)
+//   dwpw      (kernels/dwpw.cpp, per ISA)       the fused block of sepconv_dwpw_forward: 1x1
+//                                               expansion, depthwise, 1x1 projection per tile
 //   reference (reference/conv_ref.cpp)          naive, double accumulation (ALGO_REFERENCE)
 // Contract for every family: y and dx are overwritten; dw and dbias accumulate (+=). The forward
 // applies `act` (SEPCONV_ACT_*) to conv + bias as each family writes its output tile (its
@@ -43,6 +45,31 @@ SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DEPTHWISE_KERNELS)
 SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DIRECT_KERNELS)
 
 namespace sepconv {
+// The fused depthwise-separable block (sepconv_dwpw_forward), validated into its three
+// convolutions (ex is meaningful only when expand), and its pointers.
+struct DwpwGeom {
+  bool expand;
+  ConvGeom ex, dw, pw;  // c_in -> c_expand 1x1; the depthwise; c_expand*mult -> c_out 1x1
+  int act_ex, act_dw, act_pw;
+};
+struct DwpwData {
+  const float *x, *w_ex, *b_ex, *w_dw, *b_dw, *w_pw, *b_pw, *residual;
+  float* y;
+};
+}  // namespace sepconv
+
+// kernels/dwpw.cpp: per tile of output rows (or stage by stage where the batch is too small
+// to fill the threads with tiles).
+#define SEPCONV_DWPW_KERNELS(ns)                                \
+  namespace sepconv {                                           \
+  namespace ns {                                                \
+  void dwpw_forward(const DwpwGeom& g, const DwpwData& a);      \
+  }                                                             \
+  }
+SEPCONV_DECLARE_FOR_EACH_ISA(SEPCONV_DWPW_KERNELS)
+
+namespace sepconv {
+void ref_dwpw_forward(const DwpwGeom& g, const DwpwData& a);
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                        int act, float* y);
 void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,

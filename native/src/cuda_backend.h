@@ -31,6 +31,8 @@ void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const 
                        int act, float* y);
 void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                         const float* dy, float* dx, float* dw, float* dbias);
+// cuda/dwpw.cu: the fused block as its three convolutions (not yet fused per tile)
+void dwpw_forward(const DwpwGeom& g, const DwpwData& a);
 void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias,
                     float* y);
 void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,

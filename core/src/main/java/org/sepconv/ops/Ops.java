@@ -10,6 +10,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.sepconv.nativeapi.NativeLib;
 import org.sepconv.nativeapi.SepconvNative;
 import org.sepconv.nativeapi.SepconvNative.Conv2dDesc;
+import org.sepconv.nativeapi.SepconvNative.DwpwDesc;
 import org.sepconv.nativeapi.SepconvNative.Pool2dDesc;
 import org.sepconv.ops.Args.Arg;
 import org.sepconv.tensor.Tensor;
@@ -114,6 +115,45 @@ public final class Ops {
       FloatPointer pdb = gb ? a.out("dbias", dbias, s.cOut) : null;
       a.done(family(s, false), a.start(),
           SepconvNative.sepconv_conv2d_backward(a.exec(), d, mask, px, pw, pdy, pdx, pdw, pdb));
+    }
+  }
+
+  // ------------------------------------------------------------------ the fused depthwise-separable block
+
+  /**
+   * MobileNet's depthwise-separable block, BatchNorms folded, in one pass per tile of output rows
+   * (see {@link DwpwSpec} for the formula): the expanded and depthwise activations stay in the
+   * thread's cache and never go to memory. {@code wExpand} and {@code bExpand} are given exactly
+   * when the spec has an expansion ({@link DwpwSpec#withExpand}); every bias and the residual
+   * (y's shape; MobileNetV2's shortcut passes x) may be null. y may not overlap any argument.
+   */
+  public static void dwpwForward(Exec e, DwpwSpec s, FloatBuffer x, FloatBuffer wExpand, FloatBuffer bExpand,
+      FloatBuffer wDw, FloatBuffer bDw, FloatBuffer wPw, FloatBuffer bPw, FloatBuffer residual, FloatBuffer y) {
+    dwpwForward(Args.host(e), s, of(x), of(wExpand), of(bExpand), of(wDw), of(bDw), of(wPw), of(bPw), of(residual),
+        of(y));
+  }
+
+  /** The block over tensors, on their device (the buffer form has the rules). */
+  public static void dwpwForward(DwpwSpec s, Tensor x, Tensor wExpand, Tensor bExpand, Tensor wDw, Tensor bDw,
+      Tensor wPw, Tensor bPw, Tensor residual, Tensor y) {
+    dwpwForward(Args.tensors(), s, of(x), of(wExpand), of(bExpand), of(wDw), of(bDw), of(wPw), of(bPw), of(residual),
+        of(y));
+  }
+
+  private static void dwpwForward(Args a, DwpwSpec s, Arg x, Arg wExpand, Arg bExpand, Arg wDw, Arg bDw, Arg wPw,
+      Arg bPw, Arg residual, Arg y) {
+    try (a; DwpwDesc d = spec(s).toNative()) {
+      if (!s.expand && (wExpand != null || bExpand != null))
+        throw new IllegalArgumentException((wExpand != null ? "wExpand" : "bExpand")
+            + " must be null: the spec has no expansion (DwpwSpec.withExpand adds one)");
+      FloatPointer px = a.in("x", x, s.inputSize());
+      FloatPointer pwe = s.expand ? a.in("wExpand", wExpand, s.expandWeightSize()) : null;
+      FloatPointer pbe = s.expand ? a.optIn("bExpand", bExpand, s.cExpand) : null;
+      FloatPointer pwd = a.in("wDw", wDw, s.dwWeightSize()), pbd = a.optIn("bDw", bDw, s.midChannels());
+      FloatPointer pwp = a.in("wPw", wPw, s.pwWeightSize()), pbp = a.optIn("bPw", bPw, s.cOut);
+      FloatPointer pr = a.optIn("residual", residual, s.outputSize()), py = a.out("y", y, s.outputSize());
+      a.done("dwpw forward", a.start(), SepconvNative.sepconv_dwpw_forward(a.exec(), d, px, pwe, pbe, pwd, pbd, pwp, pbp,
+          pr, py));
     }
   }
 

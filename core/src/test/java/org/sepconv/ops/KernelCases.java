@@ -195,6 +195,54 @@ final class KernelCases {
     return c;
   }
 
+  // ------------------------------------------------------------------ the fused depthwise-separable block
+
+  /**
+   * {@link Ops#dwpwForward} with and without the expansion, 3x3 and 5x5 at strides 1 and 2 (the
+   * templates), 7x7 and stride 3 (the generic taps), padding 0 and (k-1)/2, channel multipliers,
+   * odd and tiny planes, every activation, with and without biases, the residual as x itself and
+   * as its own tensor; small batches that run stage by stage, and planes that take several tiles
+   * per image (the 32x32 and 40x40 ones), at batch 1 too.
+   */
+  static List<Case> dwpw() {
+    // n, cIn, h, w, cExpand (0: none), k, stride, pad, mult, cOut, residual (0 none, 1 x, 2 its own)
+    int[][] shapes = {
+      {1, 3, 7, 9, 0, 3, 1, 1, 1, 5, 0}, {8, 16, 13, 11, 48, 3, 1, 1, 1, 16, 1}, {8, 16, 13, 11, 48, 3, 2, 1, 1, 24, 2},
+      {3, 8, 17, 15, 0, 3, 2, 1, 2, 12, 0}, {4, 24, 32, 32, 144, 3, 1, 1, 1, 24, 1}, {2, 12, 9, 9, 36, 5, 1, 2, 1, 12, 1},
+      {5, 6, 10, 7, 18, 5, 2, 2, 1, 9, 2}, {4, 5, 11, 13, 10, 3, 1, 0, 1, 7, 2}, {4, 4, 9, 8, 8, 7, 2, 3, 1, 6, 0},
+      {4, 4, 12, 12, 8, 3, 3, 1, 1, 6, 0}, {1, 32, 40, 40, 192, 3, 1, 1, 1, 32, 1}, {1, 16, 16, 16, 48, 3, 1, 1, 1, 16, 1},
+      {1, 16, 1, 1, 64, 3, 1, 1, 1, 16, 1}, {6, 1, 2, 3, 0, 3, 2, 1, 3, 2, 0}, {2, 32, 8, 8, 0, 3, 1, 1, 1, 64, 0},
+      {2, 16, 23, 21, 48, 3, 2, 1, 1, 24, 0}, {2, 6, 19, 17, 18, 5, 2, 2, 1, 9, 2}};
+    List<Case> out = new ArrayList<>();
+    for (int i = 0; i < shapes.length; i++) {
+      int[] v = shapes[i];
+      Activation[] acts = Activation.values();
+      DwpwSpec s = DwpwSpec.of(v[0], v[1], v[2], v[3], v[5], v[6], v[9]).withPad(v[7]).withMult(v[8])
+          .withActivations(acts[(i + 1) % 3], acts[(i + 2) % 3]);
+      if (v[4] > 0) s = s.withExpand(v[4], acts[i % 3]);
+      out.add(dwpw(s, i % 4 != 3, v[10]));
+    }
+    return out;
+  }
+
+  static Case dwpw(DwpwSpec s, boolean bias, int residual) {
+    Random r = new Random(s.toString().hashCode() * 31L + (bias ? 1 : 0));
+    Shape x = Shape.of(s.n, s.cIn, s.h, s.w), y = Shape.of(s.n, s.cOut, s.outH(), s.outW());
+    Case c = new Case("dwpw " + s + (bias ? " bias" : "") + (residual == 1 ? " +x" : residual == 2 ? " +residual" : ""));
+    c.in("x", x, rand(r, x.size(), 2, 0));
+    if (s.expand) c.in("wExpand", Shape.of(s.cExpand, s.cIn), rand(r, s.expandWeightSize()));
+    if (s.expand && bias) c.in("bExpand", Shape.of(s.cExpand), rand(r, s.cExpand));
+    c.in("wDw", Shape.of(s.midChannels(), 1, s.k, s.k), rand(r, s.dwWeightSize()));
+    if (bias) c.in("bDw", Shape.of(s.midChannels()), rand(r, s.midChannels()));
+    c.in("wPw", Shape.of(s.cOut, s.midChannels()), rand(r, s.pwWeightSize()));
+    if (bias) c.in("bPw", Shape.of(s.cOut), rand(r, s.cOut));
+    if (residual == 2) c.in("residual", y, rand(r, y.size()));
+    c.out("y", y);
+    c.run = t -> Ops.dwpwForward(s, t.t("x"), t.t("wExpand"), t.t("bExpand"), t.t("wDw"), t.t("bDw"), t.t("wPw"),
+        t.t("bPw"), residual == 1 ? t.t("x") : t.t("residual"), t.t("y"));
+    return c;
+  }
+
   // ------------------------------------------------------------------ batch norm, elementwise
 
   static List<Case> batchNorm() {
@@ -400,6 +448,7 @@ final class KernelCases {
   static List<Case> all() {
     List<Case> out = new ArrayList<>();
     out.addAll(convolutions());
+    out.addAll(dwpw());
     out.addAll(batchNorm());
     out.addAll(elementwise());
     out.addAll(pooling());
