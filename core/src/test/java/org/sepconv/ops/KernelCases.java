@@ -201,18 +201,21 @@ final class KernelCases {
    * {@link Ops#dwpwForward} with and without the expansion, 3x3 and 5x5 at strides 1 and 2 (the
    * templates), 7x7 and stride 3 (the generic taps), padding 0 and (k-1)/2, channel multipliers,
    * odd and tiny planes, every activation, with and without biases, the residual as x itself and
-   * as its own tensor; small batches that run stage by stage, and planes that take several tiles
-   * per image (the 32x32 and 40x40 ones), at batch 1 too.
+   * as its own tensor; small batches and output planes under 8x8 that run stage by stage, planes
+   * that take several tiles per image (the 32x32 and 40x40 ones, at batch 1 too), and planes under
+   * 16x16 that go several images to a unit (the batches of 8 and more, one with a last unit of
+   * one image).
    */
   static List<Case> dwpw() {
     // n, cIn, h, w, cExpand (0: none), k, stride, pad, mult, cOut, residual (0 none, 1 x, 2 its own)
     int[][] shapes = {
       {1, 3, 7, 9, 0, 3, 1, 1, 1, 5, 0}, {8, 16, 13, 11, 48, 3, 1, 1, 1, 16, 1}, {8, 16, 13, 11, 48, 3, 2, 1, 1, 24, 2},
       {3, 8, 17, 15, 0, 3, 2, 1, 2, 12, 0}, {4, 24, 32, 32, 144, 3, 1, 1, 1, 24, 1}, {2, 12, 9, 9, 36, 5, 1, 2, 1, 12, 1},
-      {5, 6, 10, 7, 18, 5, 2, 2, 1, 9, 2}, {4, 5, 11, 13, 10, 3, 1, 0, 1, 7, 2}, {4, 4, 9, 8, 8, 7, 2, 3, 1, 6, 0},
-      {4, 4, 12, 12, 8, 3, 3, 1, 1, 6, 0}, {1, 32, 40, 40, 192, 3, 1, 1, 1, 32, 1}, {1, 16, 16, 16, 48, 3, 1, 1, 1, 16, 1},
+      {5, 6, 10, 7, 18, 5, 2, 2, 1, 9, 2}, {4, 5, 11, 13, 10, 3, 1, 0, 1, 7, 2}, {4, 4, 17, 16, 8, 7, 2, 3, 1, 6, 0},
+      {4, 4, 25, 25, 8, 3, 3, 1, 1, 6, 0}, {1, 32, 40, 40, 192, 3, 1, 1, 1, 32, 1}, {1, 16, 16, 16, 48, 3, 1, 1, 1, 16, 1},
       {1, 16, 1, 1, 64, 3, 1, 1, 1, 16, 1}, {6, 1, 2, 3, 0, 3, 2, 1, 3, 2, 0}, {2, 32, 8, 8, 0, 3, 1, 1, 1, 64, 0},
-      {2, 16, 23, 21, 48, 3, 2, 1, 1, 24, 0}, {2, 6, 19, 17, 18, 5, 2, 2, 1, 9, 2}};
+      {2, 16, 23, 21, 48, 3, 2, 1, 1, 24, 0}, {2, 6, 19, 17, 18, 5, 2, 2, 1, 9, 2}, {11, 8, 9, 10, 24, 3, 1, 1, 1, 8, 1},
+      {16, 12, 8, 8, 0, 3, 1, 1, 1, 24, 0}, {12, 8, 17, 17, 16, 3, 2, 1, 1, 8, 2}, {5, 6, 17, 15, 18, 5, 2, 2, 1, 9, 2}};
     List<Case> out = new ArrayList<>();
     for (int i = 0; i < shapes.length; i++) {
       int[] v = shapes[i];
