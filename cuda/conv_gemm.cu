@@ -2,7 +2,7 @@
 // im2col matrix is never built; each tile load computes the input address of its element.
 // Layout NCHW, weights [c_out][c_in/groups][kh][kw]; per group g, with khw = kh*kw:
 //   fprop  Y[oc][p]   = sum_k W[oc][k]        * X(k = (ic, ky, kx), p = (n, oy, ox))
-//          M = c_out/g, N = n*oh*ow,  K = c_in/g*khw            y  = (+ bias)
+//          M = c_out/g, N = n*oh*ow,  K = c_in/g*khw            y  = act(. + bias)
 //   dgrad  DX[ic][p]  = sum_k W[(oc,ky,kx)][ic] * DY(k = (oc, ky, kx), p = (n, iy, ix))
 //          M = c_in/g,  N = n*h*w,    K = c_out/g*khw           dx =
 //   wgrad  DW[oc][q]  = sum_k DY[oc][k]       * X(k = (n, oy, ox), q = (ic, ky, kx))
@@ -39,6 +39,7 @@ struct GemmArgs {
   const float* a;  // fprop, dgrad: w; wgrad: dy
   const float* b;  // fprop, wgrad: x; dgrad: dy
   const float* bias;
+  int act;     // fprop: the activation of y = act(conv + bias) (SEPCONV_ACT_*)
   float* out;  // y, dx, dw, or the wgrad partials [splits][c_out][N]
   int M, N, K, khw;
   int splits, k_per_split;
@@ -86,7 +87,8 @@ __device__ __forceinline__ void store_c(const GemmArgs& p, int grp, int s, int m
   if (MODE == FPROP) {
     const int oc = grp * g.cout_g + m;
     const int ox = n % g.ow, t = n / g.ow, oy = t % g.oh, img = t / g.oh;
-    p.out[(((int64_t)img * g.c_out + oc) * g.oh + oy) * g.ow + ox] = v + (p.bias ? p.bias[oc] : 0.f);
+    const float b = p.bias ? p.bias[oc] : 0.f;
+    p.out[(((int64_t)img * g.c_out + oc) * g.oh + oy) * g.ow + ox] = apply_act(p.act, v + b);
   } else if (MODE == DGRAD) {
     const int ix = n % g.w, t = n / g.w, iy = t % g.h, img = t / g.h;
     p.out[(((int64_t)img * g.c_in + grp * g.cin_g + m) * g.h + iy) * g.w + ix] = v;
@@ -244,9 +246,10 @@ static GemmArgs args(const ConvGeom& g, const float* a, const float* b, float* o
   return p;
 }
 
-static void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+static void forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act, float* y) {
   GemmArgs p = args(g, w, x, y, g.cout_g, (int)(g.n * g.out_plane()), (int)g.weights_per_out());
   p.bias = bias;
+  p.act = act;
   launch<FPROP>(p, "conv_gemm_kernel<fprop>");
 }
 
@@ -279,9 +282,10 @@ static ConvGeom linear_geom(int n, int in, int out) {
   return g;
 }
 
-void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
+                       float* y) {
   SEPCONV_DEVICE_PTRS("conv2d_forward", x, w, bias, y);
-  forward(g, x, w, bias, y);
+  forward(g, x, w, bias, act, y);
 }
 
 void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w, const float* dy, float* dx,
@@ -296,7 +300,7 @@ void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float
 
 void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias, float* y) {
   SEPCONV_DEVICE_PTRS("linear_forward", x, w, bias, y);
-  forward(linear_geom(n, in, out), x, w, bias, y);
+  forward(linear_geom(n, in, out), x, w, bias, SEPCONV_ACT_NONE, y);
 }
 
 void linear_backward(int n, int in, int out, int mask, const float* x, const float* w, const float* dy, float* dx,

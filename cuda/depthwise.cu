@@ -1,6 +1,7 @@
 // Depthwise convolution (groups == c_in, c_out = c_in * multiplier) on CUDA, NCHW.
 // Weights [c_out][1][kh][kw]; output channel oc reads input channel oc / multiplier.
-// Contract: y = (forward), dx = (backward data); dw += and dbias += (backward weight, bias).
+// Contract: y = act(conv + bias) (forward), dx = (backward data); dw += and dbias += (backward
+// weight, bias).
 // Kernels, in the order fprop, dgrad, wgrad (CUTLASS's names):
 //   fprop  tile<K,S>   K x K (3, 5), stride S (1, 2), dilation 1: each block stages whole
 //                      zero-padded input planes (one 32x32 CIFAR plane is 4.6 KB) and their
@@ -25,7 +26,7 @@ namespace gpu {
 
 // ------------------------------------------------------------------ fprop
 __global__ void dw_forward_generic(ConvGeom g, const float* __restrict__ x, const float* __restrict__ w,
-                                   const float* __restrict__ bias, float* __restrict__ y) {
+                                   const float* __restrict__ bias, int act, float* __restrict__ y) {
   const int64_t total = (int64_t)g.n * g.c_out * g.oh * g.ow;
   const int mult = g.cout_g;
   SEPCONV_GRID_STRIDE(i, total) {
@@ -44,7 +45,7 @@ __global__ void dw_forward_generic(ConvGeom g, const float* __restrict__ x, cons
         if (ix >= 0 && ix < g.w) s += xp[(int64_t)iy * g.w + ix] * wp[ky * g.kw + kx];
       }
     }
-    y[i] = s;
+    y[i] = apply_act(act, s);
   }
 }
 
@@ -54,7 +55,8 @@ __global__ void dw_forward_generic(ConvGeom g, const float* __restrict__ x, cons
 template <int K, int S>
 __global__ void __launch_bounds__(kThreads) dw_forward_tile(ConvGeom g, int ppb, int tile_h, int tile_w,
                                                            const float* __restrict__ x, const float* __restrict__ w,
-                                                           const float* __restrict__ bias, float* __restrict__ y) {
+                                                           const float* __restrict__ bias, int act,
+                                                           float* __restrict__ y) {
   extern __shared__ float smem[];
   const int tile = tile_h * tile_w, ohw = g.oh * g.ow, mult = g.cout_g;
   float* wsm = smem + ppb * tile;
@@ -87,7 +89,7 @@ __global__ void __launch_bounds__(kThreads) dw_forward_tile(ConvGeom g, int ppb,
     for (int ky = 0; ky < K; ky++)
 #pragma unroll
       for (int kx = 0; kx < K; kx++) s += t[ky * tile_w + kx] * wk[ky * K + kx];
-    y[p * ohw + r] = s;
+    y[p * ohw + r] = apply_act(act, s);
   }
 }
 
@@ -234,11 +236,11 @@ static int planes_per_block(int outputs_per_plane, int smem_per_plane) {
 
 template <int K, int S>
 static void forward_tile(const ConvGeom& g, int tile_h, int tile_w, const float* x, const float* w,
-                         const float* bias, float* y) {
+                         const float* bias, int act, float* y) {
   const int per_plane = tile_h * tile_w + K * K, ppb = planes_per_block(g.oh * g.ow, per_plane);
   const int64_t blocks = ((int64_t)g.n * g.c_out + ppb - 1) / ppb;
   dw_forward_tile<K, S><<<(unsigned)blocks, kThreads, (size_t)ppb * per_plane * sizeof(float), stream()>>>(
-      g, ppb, tile_h, tile_w, x, w, bias, y);
+      g, ppb, tile_h, tile_w, x, w, bias, act, y);
   launched("dw_forward_tile");
 }
 
@@ -260,16 +262,17 @@ static void backward_data_tile(const ConvGeom& g, const float* w, const float* d
     else fn<5, 2>(__VA_ARGS__);                     \
   } while (0)
 
-void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
+                       float* y) {
   SEPCONV_DEVICE_PTRS("conv2d_forward", x, w, bias, y);
   const int k = special_k(g);
   const int tile_h = (g.oh - 1) * g.sh + g.kh, tile_w = (g.ow - 1) * g.sw + g.kw;
   if (k && (int64_t)tile_h * tile_w + k * k <= kMaxSmemFloats) {
-    SEPCONV_DW_DISPATCH(forward_tile, k, g.sh, g, tile_h, tile_w, x, w, bias, y);
+    SEPCONV_DW_DISPATCH(forward_tile, k, g.sh, g, tile_h, tile_w, x, w, bias, act, y);
     return;
   }
   const int64_t total = (int64_t)g.n * g.c_out * g.out_plane();
-  dw_forward_generic<<<grid_for(total), kThreads, 0, stream()>>>(g, x, w, bias, y);
+  dw_forward_generic<<<grid_for(total), kThreads, 0, stream()>>>(g, x, w, bias, act, y);
   launched("dw_forward_generic");
 }
 

@@ -14,11 +14,6 @@
 namespace sepconv {
 namespace {
 
-void check_act(int act) {
-  SEPCONV_CHECK_ARG(act >= SEPCONV_ACT_NONE && act <= SEPCONV_ACT_RELU6,
-                    "act must be 0 (NONE), 1 (RELU) or 2 (RELU6), got %d", act);
-}
-
 void check_eps(float eps) {
   SEPCONV_CHECK_ARG(std::isfinite(eps) && eps > 0, "eps must be > 0 (and finite), got %g",
                     (double)eps);
@@ -165,7 +160,7 @@ int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw, const flo
     check_eps(eps);
     SEPCONV_CHECK_ARG(momentum >= 0 && momentum <= 1, "momentum must be in [0, 1], got %g",
                       (double)momentum);
-    check_act(act);
+    check_act(act, "act");
     dispatch(e, bn_forward_training_table, n, c, hw, x, gamma, beta, eps, momentum, running_mean,
              running_var, save_mean, save_invstd, act, y);
   });
@@ -183,7 +178,7 @@ int sepconv_batchnorm_forward_inference(int exec, int n, int c, int hw, const fl
     SEPCONV_CHECK_ARG(running_mean, "running_mean must not be NULL");
     SEPCONV_CHECK_ARG(running_var, "running_var must not be NULL");
     check_eps(eps);
-    check_act(act);
+    check_act(act, "act");
     dispatch(e, bn_forward_inference_table, n, c, hw, x, gamma, beta, running_mean, running_var,
              eps, act, y);
   });
@@ -197,7 +192,7 @@ int sepconv_batchnorm_backward(int exec, int n, int c, int hw, int mask, const f
     Exec e = parse_exec(exec, bn_backward_table);
     check_nchw(n, c, hw);
     check_mask(mask);
-    check_act(act);
+    check_act(act, "act");
     if (mask == 0) return;
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");
     if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
@@ -242,7 +237,7 @@ int sepconv_batchnorm_fold(int c, int64_t per_channel, float* w, float* bias, co
 int sepconv_activation_forward(int exec, int act, int64_t count, const float* x, float* y) {
   return guarded([&] {
     Exec e = parse_exec(exec, activation_forward_table);
-    check_act(act);
+    check_act(act, "act");
     check_count(count);
     SEPCONV_CHECK_ARG(x, "x must not be NULL");
     SEPCONV_CHECK_ARG(y, "y must not be NULL");
@@ -254,7 +249,7 @@ int sepconv_activation_backward(int exec, int act, int64_t count, const float* y
                                 const float* dy, float* dx) {
   return guarded([&] {
     Exec e = parse_exec(exec, activation_backward_table);
-    check_act(act);
+    check_act(act, "act");
     check_count(count);
     if (act != SEPCONV_ACT_NONE) SEPCONV_CHECK_ARG(y, "y must not be NULL when act != NONE");
     SEPCONV_CHECK_ARG(dy, "dy must not be NULL");

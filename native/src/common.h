@@ -23,6 +23,16 @@ struct Error {
     if (!(cond)) ::sepconv::fail(SEPCONV_EINVAL, __VA_ARGS__); \
   } while (0)
 
+// ---- the fused activations (SEPCONV_ACT_*): ReLU max(v, 0), ReLU6 min(max(v, 0), 6); NaN
+// passes through. One definition for float (kernels) and double (references); the vector form
+// is vact in kernels/simd.h, the CUDA one apply_act in cuda/common.cuh.
+template <class T>
+inline T activate(int act, T v) {
+  if (act != SEPCONV_ACT_NONE && v < 0) v = 0;
+  if (act == SEPCONV_ACT_RELU6 && v > 6) v = 6;
+  return v;
+}
+
 // ---- convolution geometry, validated once in the entry point ----
 struct ConvGeom {
   int n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups;
@@ -103,6 +113,8 @@ Exec decode_exec(int exec);
 int64_t numel(std::initializer_list<int64_t> dims, const char* what);
 // mask must combine GRAD_INPUT|GRAD_WEIGHT|GRAD_BIAS (0..7).
 void check_mask(int mask);
+// act must be a SEPCONV_ACT_* value; the message names the argument `name`.
+void check_act(int act, const char* name);
 // Validates a backward's mask (0..7) and that every pointer the mask needs is non-NULL:
 // dy always; w and dx for GRAD_INPUT; x and dw for GRAD_WEIGHT; dbias for GRAD_BIAS.
 void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,

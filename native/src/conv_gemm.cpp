@@ -6,7 +6,8 @@
 // with K = cin_g*kh*kw and one column per output position. The fast path lays several
 // images side by side in the column dimension when planes are small (so the GEMM is wide),
 // skips im2col for 1x1 / stride 1 / pad 0, and splits one image's columns into pieces when
-// its patch matrix would not fit the scratch budget.
+// its patch matrix would not fit the scratch budget. Bias and activation are the epilogue of
+// each unit: applied to the unit's output columns right after its GEMM.
 //
 // Two ways of running the same work units (image chunk x group):
 //  - entry mode: units one after another on the entry thread; im2col, scatter and col2im
@@ -289,9 +290,24 @@ void patch_cols(const ConvGeom& g, int64_t P, int64_t c0, int64_t c1, int64_t* c
   }
 }
 
+// The epilogue of a unit's output rows while they are in cache: d[j] = act(s[j] + bias), with
+// d == s in place. act NONE without a bias is left to the caller (nothing to do in place).
+inline void epilogue(const float* s, float* d, int64_t len, float bias, int act) {
+  switch (act) {
+    case SEPCONV_ACT_RELU:
+      for (int64_t j = 0; j < len; j++) d[j] = activate(SEPCONV_ACT_RELU, s[j] + bias);
+      break;
+    case SEPCONV_ACT_RELU6:
+      for (int64_t j = 0; j < len; j++) d[j] = activate(SEPCONV_ACT_RELU6, s[j] + bias);
+      break;
+    default:
+      for (int64_t j = 0; j < len; j++) d[j] = s[j] + bias;
+  }
+}
+
 void forward_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t n0, int nimg, int gi,
-                  const float* x, const float* w, const float* bias, float* y, float* scratch,
-                  const PackedA* pa) {
+                  const float* x, const float* w, const float* bias, int act, float* y,
+                  float* scratch, const PackedA* pa) {
   const float* wg = w + (int64_t)gi * g.cout_g * pl.K;
   const float* bg = bias ? bias + (int64_t)gi * g.cout_g : nullptr;
   const int64_t total = (int64_t)nimg * pl.P;
@@ -320,24 +336,19 @@ void forward_unit(const ConvGeom& g, const Plan& pl, bool par, int64_t n0, int n
     if (nimg == 1) {
       float* c = y + y_off(g, n0, gi) + c0;
       mul(pa, par, false, gi, g.cout_g, cw, pl.K, wg, pl.K, b, 0.0f, c, pl.P);
-      if (bg)
+      if (bg || act != SEPCONV_ACT_NONE)
         for_range(par, g.cout_g, [&](int64_t o0, int64_t o1) {
-          for (int64_t oc = o0; oc < o1; oc++) {
-            float* row = c + oc * pl.P;
-            const float bv = bg[oc];
-            for (int64_t j = 0; j < cw; j++) row[j] += bv;
-          }
+          for (int64_t oc = o0; oc < o1; oc++)
+            epilogue(c + oc * pl.P, c + oc * pl.P, cw, bg ? bg[oc] : 0.0f, act);
         });
     } else {
       mul(pa, par, false, gi, g.cout_g, cw, pl.K, wg, pl.K, b, 0.0f, out, cw);
       for_range(par, g.cout_g, [&](int64_t o0, int64_t o1) {
         for (int64_t oc = o0; oc < o1; oc++) {
           const float bv = bg ? bg[oc] : 0.0f;
-          for (int i = 0; i < nimg; i++) {
-            const float* s = out + oc * cw + (int64_t)i * pl.P;
-            float* d = y + y_off(g, n0 + i, gi) + oc * pl.P;
-            for (int64_t j = 0; j < pl.P; j++) d[j] = s[j] + bv;
-          }
+          for (int i = 0; i < nimg; i++)
+            epilogue(out + oc * cw + (int64_t)i * pl.P, y + y_off(g, n0 + i, gi) + oc * pl.P, pl.P, bv,
+                     act);
         }
       });
     }
@@ -519,14 +530,14 @@ void gemm_backward_weight(const ConvGeom& g, const float* x, const float* dy, fl
 
 // ---------------------------------------------------------------- fast path
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y) {
+                       int act, float* y) {
   const bool tasks = use_tasks(g);
   const int64_t K = g.weights_per_out();
   std::unique_ptr<PackedA> pa;
   if (tasks)
     pa.reset(new PackedA(active_isa(), false, g.cout_g, (int)K, g.groups, w, g.cout_g * K, (int)K));
   run_units(g, tasks, [&](const Plan& pl, bool par, int64_t n0, int nimg, int gi, float* scratch) {
-    forward_unit(g, pl, par, n0, nimg, gi, x, w, bias, y, scratch, pa.get());
+    forward_unit(g, pl, par, n0, nimg, gi, x, w, bias, act, y, scratch, pa.get());
   });
 }
 
@@ -567,7 +578,7 @@ void bias_backward(int n, int c, int64_t plane, const float* dy, float* dbias) {
 // ---------------------------------------------------------------- baseline
 // Caffe-style: per image and group, im2col of the whole image, then one sgemm.
 void im2col_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                         float* y) {
+                         int act, float* y) {
   const int64_t K = g.weights_per_out(), P = g.out_plane();
   Workspace cols((size_t)(K * P));
   for (int n = 0; n < g.n; n++)
@@ -577,11 +588,9 @@ void im2col_conv_forward(const ConvGeom& g, const float* x, const float* w, cons
       float* yg = y + y_off(g, n, gi);
       gemm(false, false, g.cout_g, (int)P, (int)K, 1.0f, w + (int64_t)gi * g.cout_g * K, (int)K,
            cols.data(), (int)P, 0.0f, yg, (int)P);
-      if (bias)
-        for (int oc = 0; oc < g.cout_g; oc++) {
-          const float bv = bias[(int64_t)gi * g.cout_g + oc];
-          for (int64_t j = 0; j < P; j++) yg[oc * P + j] += bv;
-        }
+      if (bias || act != SEPCONV_ACT_NONE)
+        for (int oc = 0; oc < g.cout_g; oc++)
+          epilogue(yg + oc * P, yg + oc * P, P, bias ? bias[(int64_t)gi * g.cout_g + oc] : 0.0f, act);
     }
 }
 

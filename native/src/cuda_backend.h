@@ -24,13 +24,15 @@ namespace gpu {
 
 // cuda/depthwise.cu (groups == c_in) and cuda/conv_gemm.cu (every other convolution)
 void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y);
+                       int act, float* y);
 void depthwise_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                         const float* dy, float* dx, float* dw, float* dbias);
 void gemm_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y);
+                       int act, float* y);
 void gemm_conv_backward(const ConvGeom& g, int mask, const float* x, const float* w,
                         const float* dy, float* dx, float* dw, float* dbias);
+// cuda/dwpw.cu: the fused block as its three convolutions (not yet fused per tile)
+void dwpw_forward(const DwpwGeom& g, const DwpwData& a);
 void linear_forward(int n, int in, int out, const float* x, const float* w, const float* bias,
                     float* y);
 void linear_backward(int n, int in, int out, int mask, const float* x, const float* w,

@@ -238,6 +238,11 @@ void check_mask(int mask) {
                     mask);
 }
 
+void check_act(int act, const char* name) {
+  SEPCONV_CHECK_ARG(act >= SEPCONV_ACT_NONE && act <= SEPCONV_ACT_RELU6,
+                    "%s must be 0 (NONE), 1 (RELU) or 2 (RELU6), got %d", name, act);
+}
+
 void check_backward_args(int mask, const void* x, const void* w, const void* dy, const void* dx,
                          const void* dw, const void* dbias) {
   check_mask(mask);

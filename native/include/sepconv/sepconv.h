@@ -90,9 +90,43 @@ SEPCONV_API int sepconv_conv2d_output_shape(const sepconv_conv2d* d, int* out_h,
 /* y[n][c_out][oh][ow] = conv(x, w) + bias; bias may be NULL. */
 SEPCONV_API int sepconv_conv2d_forward(int exec, const sepconv_conv2d* d, const float* x, const float* w,
                            const float* bias, float* y);
+/* y = act(conv(x, w) + bias), act a SEPCONV_ACT_* value: the activation is the kernels' epilogue,
+ * applied as each output tile is written (while it is in cache), so a conv with its BatchNorm
+ * folded in (sepconv_batchnorm_fold) and its ReLU / ReLU6 is one pass over y. bias may be NULL.
+ * With SEPCONV_ACT_NONE it is sepconv_conv2d_forward. */
+SEPCONV_API int sepconv_conv2d_forward_act(int exec, const sepconv_conv2d* d, const float* x,
+                                           const float* w, const float* bias, int act, float* y);
 /* dx = (overwrite), dw += , dbias += ; mask picks which. x is needed for dw, w for dx. */
 SEPCONV_API int sepconv_conv2d_backward(int exec, const sepconv_conv2d* d, int mask, const float* x,
                             const float* w, const float* dy, float* dx, float* dw, float* dbias);
+
+/* ---- the depthwise-separable block fused (inference, BatchNorm folded into every conv) ----
+ * MobileNet's blocks in one call, run per tile of output rows with a per-thread scratch sized to
+ * stay in L2, so the expanded and depthwise activations never round-trip through memory:
+ *   e = act_expand(w_expand . x + b_expand)   1x1 expansion c_in -> c_expand (MobileNetV2), when
+ *                                             w_expand != NULL; else e = x and c_expand == c_in
+ *   h = act_dw(depthwise(e) + b_dw)           k x k, stride, pad (both axes), dilation 1, channel
+ *                                             multiplier mult: c_expand*mult channels, channel c
+ *                                             reading e's channel c/mult
+ *   y = act_pw(w_pw . h + b_pw) + residual    1x1 projection to c_out; residual (nullable) has
+ *                                             y's shape (MobileNetV2's identity shortcut: x)
+ * Weights: w_expand [c_expand][c_in], w_dw [c_expand*mult][1][k][k], w_pw [c_out][c_expand*mult].
+ * Every bias (one per output channel of its conv) may be NULL. y is overwritten and must alias
+ * no input; residual may be x. SEPCONV_ALGO_REFERENCE runs the three convolutions in double
+ * (no rounding in between); IM2COL runs the fast kernel. */
+typedef struct sepconv_dwpw {
+  int n, c_in, h, w;        /* x [n][c_in][h][w] */
+  int c_expand;             /* e's channels: the expansion's outputs, or c_in without one */
+  int k, stride, pad, mult; /* the depthwise conv */
+  int c_out;                /* y [n][c_out][out_h][out_w] */
+  int act_expand, act_dw, act_pw; /* SEPCONV_ACT_* of each conv (act_expand unused without one) */
+} sepconv_dwpw;
+
+SEPCONV_API int sepconv_dwpw_output_shape(const sepconv_dwpw* d, int* out_h, int* out_w);
+SEPCONV_API int sepconv_dwpw_forward(int exec, const sepconv_dwpw* d, const float* x,
+                                     const float* w_expand, const float* b_expand,
+                                     const float* w_dw, const float* b_dw, const float* w_pw,
+                                     const float* b_pw, const float* residual, float* y);
 
 /* ---- batch normalisation over [n][c][hw], optionally fused with ReLU / ReLU6 ---- */
 /* Training: batch statistics. running_mean/var (nullable) are updated with momentum

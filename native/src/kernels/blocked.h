@@ -3,6 +3,7 @@
 // transposes move data between NCHW planes and the blocked [row][column][16] layout.
 // Internal to the kernel files: include it after the family header, inside no namespace.
 #pragma once
+#include "simd.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
@@ -82,14 +83,17 @@ inline void pack_block(const float* src, int h, int w, int top, int left, int hp
 }
 
 // The inverse of pack_block's transpose: `count` pixels of src [pixel][16] -> 16 NCHW planes
-// (channel c at dst + c*plane, pixels at dst[0 .. count)), optionally + bias[c].
-inline void unpack_pixels(const float* src, int count, float* dst, int64_t plane, const float* bias = nullptr) {
+// (channel c at dst + c*plane, pixels at dst[0 .. count)), optionally + bias[c], then act
+// (SEPCONV_ACT_*, vact in simd.h).
+inline void unpack_pixels(const float* src, int count, float* dst, int64_t plane, const float* bias = nullptr,
+                          int act = SEPCONV_ACT_NONE) {
   for (int q = 0; q < count; q += 16) {
     const int m = std::min(16, count - q);
     __m512 v[16];
     transpose16(src + (int64_t)q * CB, CB, v, m);
     for (int c = 0; c < CB; c++) {
       if (bias) v[c] = _mm512_add_ps(v[c], _mm512_set1_ps(bias[c]));
+      v[c] = vact(act, v[c]);
       _mm512_mask_storeu_ps(dst + (int64_t)c * plane + q, lanes(m), v[c]);
     }
   }

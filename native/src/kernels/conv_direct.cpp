@@ -9,7 +9,7 @@
 //                  pixels): x packed into a zero-padded [c/16][h+2][w+2][16] copy that stays in
 //                  L2; output rows in bands whose accumulators stay in L1, each band summed by
 //                  the OB x PIX register tile  acc[ob][p] += W[16 ic][OB*16 oc] * x[pixel p][ic]
-//                  over the taps and input blocks, then transposed into NCHW (+ bias).
+//                  over the taps and input blocks, then transposed into NCHW (+ bias, then act).
 //   backward data  stride 1: the same forward over dy with W flipped and transposed (dx's
 //                  channels as outputs). Stride 2: four phase convolutions (1x1, 1x2, 2x1, 2x2
 //                  taps) over dy, interleaved into dx's rows as a band is written.
@@ -25,6 +25,7 @@
 
 #include "../conv.h"
 #include "blocked.h"
+#include "simd.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
@@ -148,9 +149,10 @@ void pack_w_data(const Geom& g, const float* w, const int* taps, int ntaps, floa
 // g describing that convolution).
 
 // Writes a band's accumulators [ob][rows of the band][ow][16] (unit rows r0..r1 numbered through
-// the images from n0) into NCHW y, tile t of OB*16 channels, adding bias when there is one.
+// the images from n0) into NCHW y, tile t of OB*16 channels, adding bias when there is one, then
+// the activation act (SEPCONV_ACT_*; vact in simd.h).
 void write_band(const Geom& g, const float* buf, int64_t ob_stride, int n0, int r0, int r1, int t,
-                const float* bias, float* y) {
+                const float* bias, int act, float* y) {
   const int P = g.oh * g.ow;
   for (int r = r0; r < r1;) {
     const int n = n0 + r / g.oh, oy0 = r % g.oh, oy1 = std::min(g.oh, oy0 + (r1 - r));
@@ -165,6 +167,7 @@ void write_band(const Geom& g, const float* buf, int64_t ob_stride, int n0, int 
         transpose16(src + (int64_t)q * CB, CB, v, m);
         for (int c = 0; c < CB; c++) {
           if (bias) v[c] = _mm512_add_ps(v[c], _mm512_set1_ps(bias[oc0 + c]));
+          v[c] = vact(act, v[c]);
           _mm512_mask_storeu_ps(dst + (int64_t)c * P + q, lanes(m), v[c]);
         }
       }
@@ -178,7 +181,7 @@ inline int band_rows(int ow) { return std::max(1, (int)(kBandBytes / (OB * CB * 
 // One band of output rows [r0, r1) of tile t: rows are numbered through the images that xb
 // holds (row r: image n0 + r / oh, row r % oh); xb is their input, [image][c/16][hp][wp][16].
 void fwd_band(const Geom& g, const float* xb, int n0, int r0, int r1, int t, const float* wpk,
-              float* buf, const float* bias, float* y) {
+              float* buf, const float* bias, int act, float* y) {
   const int hp = g.h + 2 * g.p, wp = g.w + 2 * g.p, cbn = g.c / CB;
   const int64_t xrow = (int64_t)wp * CB, ximg = (int64_t)hp * wp * CB;
   const int nb = std::max(1, kBlockTaps / (g.k * g.k));  // input blocks per tile call
@@ -193,12 +196,13 @@ void fwd_band(const Geom& g, const float* xb, int n0, int r0, int r1, int t, con
       else row_tiles<2, 3, 3>(g.ow, xi, xrow, ximg, nblk, wt, b, ob_stride, cb == 0);
     }
   }
-  write_band(g, buf, ob_stride, n0, r0, r1, t, bias, y);
+  write_band(g, buf, ob_stride, n0, r0, r1, t, bias, act, y);
 }
 
 // Units: (image group, oc tile, part of the group's bands). Parts only when groups x tiles
 // alone would leave the pool idle (small batches): each part re-packs its group's x.
-void direct_forward(const Geom& g, const float* x, const float* wpk, const float* bias, float* y) {
+void direct_forward(const Geom& g, const float* x, const float* wpk, const float* bias, int act,
+                    float* y) {
   const int hp = g.h + 2 * g.p, wp = g.w + 2 * g.p, cbn = g.c / CB, tiles = g.oc / (OB * CB);
   const int group = std::max(1, std::min(g.n, kUnitPixels / (g.oh * g.ow)));
   const int ngroups = (g.n + group - 1) / group;
@@ -224,7 +228,7 @@ void direct_forward(const Geom& g, const float* x, const float* wpk, const float
       }
       const int rows = (n1 - n0) * g.oh, nb = (rows + br - 1) / br;
       for (int b = nb * part / parts; b < nb * (part + 1) / parts; b++)
-        fwd_band(g, xb, n0, b * br, std::min(rows, (b + 1) * br), t, wpk, buf.data(), bias, y);
+        fwd_band(g, xb, n0, b * br, std::min(rows, (b + 1) * br), t, wpk, buf.data(), bias, act, y);
     }
   });
 }
@@ -331,7 +335,7 @@ void backward_data(const Geom& g, const float* w, const float* dy, float* dx) {
     pack_w_data(g, w, flipped, 9, wd.data());
     // dx = dy (*) W flipped: a stride-1, pad-1 convolution from oc to c channels
     const Geom gd{g.n, g.oc, g.oh, g.ow, g.c, 3, 1, 1, g.h, g.w, g.ys, g.xs};
-    direct_forward(gd, dy, wd.data(), nullptr, dx);
+    direct_forward(gd, dy, wd.data(), nullptr, SEPCONV_ACT_NONE, dx);
   } else {
     const float* wph[4];
     for (int q = 0; q < 4; q++) {
@@ -461,13 +465,14 @@ Geom group_geom(const ConvGeom& g) {
 
 }  // namespace
 
-bool direct_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+bool direct_conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
+                         float* y) {
   if (!shape_applies(g) || g.cout_g % (OB * CB) != 0) return false;
   const Geom d = group_geom(g);
   Workspace wpk((size_t)d.oc * d.c * 9);
   for (int gi = 0; gi < g.groups; gi++) {
     pack_w_forward(d, w + (int64_t)gi * d.oc * d.c * 9, wpk.data());
-    direct_forward(d, x + (int64_t)gi * d.c * g.h * g.w, wpk.data(), bias ? bias + (int64_t)gi * d.oc : nullptr,
+    direct_forward(d, x + (int64_t)gi * d.c * g.h * g.w, wpk.data(), bias ? bias + (int64_t)gi * d.oc : nullptr, act,
                    y + (int64_t)gi * d.oc * g.oh * g.ow);
   }
   return true;
@@ -495,7 +500,7 @@ int direct_conv_backward(const ConvGeom& g, int mask, const float* x, const floa
 
 #else  // no AVX-512: the GEMM path runs every shape
 
-bool direct_conv_forward(const ConvGeom&, const float*, const float*, const float*, float*) { return false; }
+bool direct_conv_forward(const ConvGeom&, const float*, const float*, const float*, int, float*) { return false; }
 int direct_conv_backward(const ConvGeom&, int, const float*, const float*, const float*, float*, float*) {
   return 0;
 }

@@ -50,10 +50,11 @@ struct Seg {
 
 // C (+)= sum over the segments' k of A B; rows >= `rows` are computed on A's rows as given
 // (callers point them at valid memory) but not stored. load_c: C starts from its current
-// value, else from 0 (+ bias[m] when bias). The accumulators stay in registers across segments.
+// value, else from 0 (+ bias[m] when bias). The accumulators stay in registers across segments;
+// act (SEPCONV_ACT_*) is applied as they are stored.
 template <int N, bool FULL>
 inline void tile(const Seg* segs, int nseg, int64_t ams, int64_t aks, int64_t bks, const Cols& cl, float* c,
-                 int64_t cms, int rows, bool load_c, const float* bias) {
+                 int64_t cms, int rows, bool load_c, const float* bias, int act) {
   vf acc[MR][N];
   for (int m = 0; m < MR; m++)
     for (int j = 0; j < N; j++) {
@@ -78,16 +79,17 @@ inline void tile(const Seg* segs, int nseg, int64_t ams, int64_t aks, int64_t bk
   for (int m = 0; m < rows; m++)
     for (int j = 0; j < N; j++) {
       float* d = c + m * cms + cl.coff[j];
-      if (FULL) vst(d, acc[m][j]);
-      else vst_n(d, acc[m][j], cl.lanes[j]);
+      const vf v = vact(act, acc[m][j]);
+      if (FULL) vst(d, v);
+      else vst_n(d, v, cl.lanes[j]);
     }
 }
 
 inline void run_tile(const Seg* segs, int nseg, int64_t ams, int64_t aks, int64_t bks, const Cols& cl, float* c,
-                     int64_t cms, int rows, bool load_c, const float* bias) {
-#define SEPCONV_PW_TILE(n)                                                            \
-  (cl.full ? tile<n, true>(segs, nseg, ams, aks, bks, cl, c, cms, rows, load_c, bias) \
-           : tile<n, false>(segs, nseg, ams, aks, bks, cl, c, cms, rows, load_c, bias))
+                     int64_t cms, int rows, bool load_c, const float* bias, int act = SEPCONV_ACT_NONE) {
+#define SEPCONV_PW_TILE(n)                                                                 \
+  (cl.full ? tile<n, true>(segs, nseg, ams, aks, bks, cl, c, cms, rows, load_c, bias, act) \
+           : tile<n, false>(segs, nseg, ams, aks, bks, cl, c, cms, rows, load_c, bias, act))
   if (cl.n == NC) SEPCONV_PW_TILE(NC);
   else if (cl.n == 1) SEPCONV_PW_TILE(1);
   else if constexpr (NC == 3) SEPCONV_PW_TILE(2);
@@ -100,7 +102,7 @@ static_assert(NC <= 3, "run_tile instantiates tiles of 1, 2 and NC vectors");
 // ap: A packed [M/MR tiles][K][MR] (rows past M zero).
 // ld: the row (channel) stride of in and out, P for NCHW tensors.
 void nn_planes(int n, int64_t P, int64_t ld, int M, int K, const float* ap, const float* in, int64_t in_img,
-               float* out, int64_t out_img, const float* bias) {
+               float* out, int64_t out_img, const float* bias, int act) {
   // the vectors: runs of VL positions of each image, in image order
   const int64_t per = (P + VL - 1) / VL, nvec = n * per;
   const int64_t ntiles = (nvec + NC - 1) / NC;
@@ -135,7 +137,8 @@ void nn_planes(int n, int64_t P, int64_t ld, int M, int K, const float* ap, cons
             cl.full = cl.full && cl.lanes[j] == VL;
           }
           const Seg seg{ap + (int64_t)r * K * MR, in, K};
-          run_tile(&seg, 1, 1, MR, ld, cl, out + (int64_t)r * MR * ld, ld, rows, false, bias ? bias + r * MR : nullptr);
+          run_tile(&seg, 1, 1, MR, ld, cl, out + (int64_t)r * MR * ld, ld, rows, false, bias ? bias + r * MR : nullptr,
+                   act);
         }
       }
     }
@@ -296,9 +299,9 @@ bool weight_planes_fit(const ConvGeom& g) { return g.in_plane() <= 64 || g.in_pl
 // in's K rows of every image gathered into one [K][n*P] plane, the result scattered back. Those
 // tensors are small (MobileNetV1's 1024x2x2 at batch 64: 1 MiB) next to their FLOPs.
 void nn_any(int n, int64_t P, int M, int K, const float* ap, const float* in, int64_t in_img, float* out,
-            int64_t out_img, const float* bias) {
+            int64_t out_img, const float* bias, int act) {
   if (P >= VL) {
-    nn_planes(n, P, P, M, K, ap, in, in_img, out, out_img, bias);
+    nn_planes(n, P, P, M, K, ap, in, in_img, out, out_img, bias, act);
     return;
   }
   const int64_t cols = (int64_t)n * P;
@@ -312,14 +315,14 @@ void nn_any(int n, int64_t P, int M, int K, const float* ap, const float* in, in
     for (int64_t k = k0; k < k1; k++)
       for (int i = 0; i < n; i++) std::memcpy(b + k * ld + i * P, in + i * in_img + k * P, sizeof(float) * P);
   });
-  nn_planes(1, cols, ld, M, K, ap, b, 0, c, 0, bias);
+  nn_planes(1, cols, ld, M, K, ap, b, 0, c, 0, bias, act);
   parallel_for(M, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; m++)
       for (int i = 0; i < n; i++) std::memcpy(out + i * out_img + m * P, c + m * ld + i * P, sizeof(float) * P);
   });
 }
 
-bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act, float* y) {
   if (!applies(g) || !planes_fit(g)) return false;
   const int M = g.cout_g, K = g.cin_g, mt = (M + MR - 1) / MR;
   Workspace ap((size_t)mt * MR * K);
@@ -327,7 +330,7 @@ bool pointwise_forward(const ConvGeom& g, const float* x, const float* w, const 
   for (int gi = 0; gi < g.groups; gi++) {
     pack_a(w + (int64_t)gi * M * K, M, K, false, ap.data());
     nn_any(g.n, P, M, K, ap.data(), x + (int64_t)gi * K * P, (int64_t)g.c_in * P, y + (int64_t)gi * M * P,
-           (int64_t)g.c_out * P, bias ? bias + (int64_t)gi * M : nullptr);
+           (int64_t)g.c_out * P, bias ? bias + (int64_t)gi * M : nullptr, act);
   }
   return true;
 }
@@ -343,7 +346,7 @@ int pointwise_backward(const ConvGeom& g, int mask, const float* x, const float*
     for (int gi = 0; gi < g.groups; gi++) {
       pack_a(w + (int64_t)gi * K * M, K, M, true, ap.data());
       nn_any(g.n, P, M, K, ap.data(), dy + (int64_t)gi * K * P, (int64_t)g.c_out * P, dx + (int64_t)gi * M * P,
-             (int64_t)g.c_in * P, nullptr);
+             (int64_t)g.c_in * P, nullptr, SEPCONV_ACT_NONE);
     }
     done |= SEPCONV_GRAD_INPUT;
   }
@@ -356,7 +359,7 @@ int pointwise_backward(const ConvGeom& g, int mask, const float* x, const float*
 
 #else  // generic: the GEMM path runs pointwise convolutions
 
-bool pointwise_forward(const ConvGeom&, const float*, const float*, const float*, float*) { return false; }
+bool pointwise_forward(const ConvGeom&, const float*, const float*, const float*, int, float*) { return false; }
 int pointwise_backward(const ConvGeom&, int, const float*, const float*, const float*, float*, float*) { return 0; }
 
 #endif

@@ -10,7 +10,8 @@
 // copy into L1 instead of branches, and stride 2 is de-interleaved once per input element.
 //  - forward: phases of x, then per output row (wide rows) or over the flat range OH*Wq
 //    (narrow rows such as 4x4 and 8x8 planes, several rows per vector; on AVX-512 the
-//    results are compressed straight into y, elsewhere copied out by rows).
+//    results are compressed straight into y, elsewhere copied out by rows). Bias and the
+//    activation (the epilogue) are applied to each vector as it is stored.
 //  - backward data: dy is copied into a zero-gapped buffer of row stride Wq; each phase
 //    plane of the padded dx is then a stride-1 correlation of that buffer with the taps of
 //    its phase (gather form, accumulating in registers); the phases are interleaved back.
@@ -42,43 +43,6 @@ constexpr int64_t k_stream_bytes = (int64_t)32 << 20;
 inline void vst_maybe_nt(float* p, vf v, bool nt) {
   if (nt && ((uintptr_t)p & (sizeof(vf) - 1)) == 0) vst_nt(p, v);
   else vst(p, v);
-}
-
-inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// dst[0, n) = src[0, n), touching nothing past n on either side.
-inline void copy_n(float* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-  for (; i + VL <= n; i += VL) vst(dst + i, vld(src + i));
-  if (i < n) vst_n(dst + i, vld_n(src + i, (int)(n - i)), (int)(n - i));
-}
-
-// de[j] = src[2j] for j < ceil(n/2), dn[j] = src[2j+1] for j < n/2. Reads only src[0, n).
-inline void deinterleave2(const float* src, int64_t n, float* de, float* dn) {
-  int64_t i = 0;
-#if defined(__AVX512F__)
-  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (; i + 32 <= n; i += 32) {
-    __m512 a = _mm512_loadu_ps(src + i), b = _mm512_loadu_ps(src + i + 16);
-    _mm512_storeu_ps(de + i / 2, _mm512_permutex2var_ps(a, ie, b));
-    _mm512_storeu_ps(dn + i / 2, _mm512_permutex2var_ps(a, io, b));
-  }
-  if (i < n) {
-    int r = (int)(n - i);
-    __m512 a = vld_n(src + i, std::min(r, 16));
-    __m512 b = r > 16 ? vld_n(src + i + 16, r - 16) : _mm512_setzero_ps();
-    vst_n(de + i / 2, _mm512_permutex2var_ps(a, ie, b), (r + 1) / 2);
-    vst_n(dn + i / 2, _mm512_permutex2var_ps(a, io, b), r / 2);
-    return;
-  }
-#endif
-  for (; i + 1 < n; i += 2) {
-    de[i / 2] = src[i];
-    dn[i / 2] = src[i + 1];
-  }
-  if (i < n) de[i / 2] = src[i];
 }
 
 // dst[2j] = se[j], dst[2j+1] = so[j] for 2j, 2j+1 < n. Writes only dst[0, n).
@@ -437,7 +401,14 @@ struct DynTables {
   }
 };
 
-template <class Kern>
+// The forward's epilogue: f's outputs (conv + bias) through the activation, as they are stored.
+template <int ACT, class F>
+struct Activated {
+  F f;
+  inline vf at(int64_t q) const { return vact<ACT>(f.at(q)); }
+};
+
+template <int ACT, class Kern>
 void forward_run(const ConvGeom& g, const Plan& p, const Kern& kern, const float* x,
                  const float* bias, float* y) {
   const int m = g.cout_g;
@@ -465,7 +436,8 @@ void forward_run(const ConvGeom& g, const Plan& p, const Kern& kern, const float
         int64_t i = i0 + k, ic = i % g.c_in, n = i / g.c_in;
         for (int j = 0; j < m; j++) {
           int64_t oc = ic * m + j;
-          auto f = kern.fwd(oc, xb + k * p.xbuf, bias ? bias[oc] : 0.f);
+          const Activated<ACT, decltype(kern.fwd(oc, xb, 0.f))> f{
+              kern.fwd(oc, xb + k * p.xbuf, bias ? bias[oc] : 0.f)};
           float* yp = y + (n * g.c_out + oc) * oplane;
           if (!flat) {
             for (int oy = 0; oy < p.OH; oy++) {
@@ -728,19 +700,28 @@ int fixed_kind(const ConvGeom& g) {
   return 0;
 }
 
+// forward_run with the runtime act as its template argument.
+template <class Kern>
+void forward_act(const ConvGeom& g, const Plan& p, const Kern& kern, const float* x,
+                 const float* bias, int act, float* y) {
+  if (act == SEPCONV_ACT_RELU) forward_run<SEPCONV_ACT_RELU>(g, p, kern, x, bias, y);
+  else if (act == SEPCONV_ACT_RELU6) forward_run<SEPCONV_ACT_RELU6>(g, p, kern, x, bias, y);
+  else forward_run<SEPCONV_ACT_NONE>(g, p, kern, x, bias, y);
+}
+
 }  // namespace
 
 void depthwise_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                       float* y) {
+                       int act, float* y) {
   Plan p = make_plan(g);
   switch (fixed_kind(g)) {
-    case 31: return forward_run(g, p, FixedKern<3, 1>{p, w}, x, bias, y);
-    case 32: return forward_run(g, p, FixedKern<3, 2>{p, w}, x, bias, y);
-    case 51: return forward_run(g, p, FixedKern<5, 1>{p, w}, x, bias, y);
-    case 52: return forward_run(g, p, FixedKern<5, 2>{p, w}, x, bias, y);
+    case 31: return forward_act(g, p, FixedKern<3, 1>{p, w}, x, bias, act, y);
+    case 32: return forward_act(g, p, FixedKern<3, 2>{p, w}, x, bias, act, y);
+    case 51: return forward_act(g, p, FixedKern<5, 1>{p, w}, x, bias, act, y);
+    case 52: return forward_act(g, p, FixedKern<5, 2>{p, w}, x, bias, act, y);
     default: {
       DynTables tb(g, p);
-      return forward_run(g, p, tb.kern(p, w, g.sh * g.sw), x, bias, y);
+      return forward_act(g, p, tb.kern(p, w, g.sh * g.sw), x, bias, act, y);
     }
   }
 }

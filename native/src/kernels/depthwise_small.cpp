@@ -4,8 +4,8 @@
 // and a tap is one FMA, with no per-plane overhead; the plane-by-plane kernels of
 // depthwise.cpp pay ~20 ns per plane, as much as a 4x4 plane's arithmetic. AVX-512 only, channel
 // multiplier 1, 16 | channels; any kernel size (<= 64 taps), stride, padding and dilation.
-//   forward        per (image, block): pack x, one vector FMA per output pixel and tap
-//                  (+ bias), transpose back.
+//   forward        per (image, block): pack x, one vector FMA per output pixel and tap,
+//                  transposed back (+ bias, then act).
 //   backward data  per (image, block): pack dy, scatter-add each dy pixel times the taps into a
 //                  padded accumulator block in L1, transpose its interior into dx.
 //   backward weight per block, images in order: per image, float sums per tap over the plane,
@@ -52,7 +52,8 @@ bool applies(const ConvGeom& g) {
 
 }  // namespace
 
-bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
+                             float* y) {
   if (!applies(g)) return false;
   const Small s(g);
   const int64_t P = g.in_plane(), OP = g.out_plane();
@@ -75,7 +76,7 @@ bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, 
             acc = _mm512_fmadd_ps(_mm512_load_ps(wv + t * CB), _mm512_load_ps(xp + (int64_t)s.off[t] * CB), acc);
           _mm512_store_ps(ob + ((int64_t)oy * g.ow + ox) * CB, acc);
         }
-      unpack_pixels(ob, (int)OP, y + chan * OP, OP, bias ? bias + cb * CB : nullptr);
+      unpack_pixels(ob, (int)OP, y + chan * OP, OP, bias ? bias + cb * CB : nullptr, act);
     }
   });
   return true;
@@ -154,7 +155,7 @@ bool depthwise_small_backward_weight(const ConvGeom& g, const float* x, const fl
 
 #else  // no AVX-512: depthwise.cpp's plane kernels run every shape
 
-bool depthwise_small_forward(const ConvGeom&, const float*, const float*, const float*, float*) { return false; }
+bool depthwise_small_forward(const ConvGeom&, const float*, const float*, const float*, int, float*) { return false; }
 bool depthwise_small_backward_data(const ConvGeom&, const float*, const float*, float*) { return false; }
 bool depthwise_small_backward_weight(const ConvGeom&, const float*, const float*, float*) { return false; }
 

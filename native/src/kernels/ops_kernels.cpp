@@ -23,19 +23,7 @@ namespace SEPCONV_ISA_NS {
 namespace {
 
 // ---------------------------------------------------------------- activations
-// Forward: NaN propagates (the constant is the first operand of max/min).
-template <int ACT>
-inline vf vact(vf v) {
-  if (ACT != SEPCONV_ACT_NONE) v = vmax(vzero(), v);
-  if (ACT == SEPCONV_ACT_RELU6) v = vmin(vset(6.0f), v);
-  return v;
-}
-template <int ACT>
-inline float sact(float v) {
-  if (ACT != SEPCONV_ACT_NONE && v < 0.0f) v = 0.0f;
-  if (ACT == SEPCONV_ACT_RELU6 && v > 6.0f) v = 6.0f;
-  return v;
-}
+// Forward: vact (simd.h) and activate (common.h).
 // Backward: g where the forward output y is inside the active range, else 0.
 template <int ACT>
 inline vf vpass(vf y, vf g) {
@@ -199,7 +187,7 @@ inline void norm_seg(const float* x, float* y, int64_t len, float mean, float a,
     prefetch_w(y + j, pf);
     vst(y + j, vact<ACT>(vfma(vsub(vld(x + j), vm), va, vb)));
   }
-  for (; j < len; j++) y[j] = sact<ACT>((x[j] - mean) * a + b);
+  for (; j < len; j++) y[j] = activate(ACT, (x[j] - mean) * a + b);
 }
 
 // dx = A*g + B*(x - mean) + C with g = pass(y, dy)
@@ -381,7 +369,7 @@ void act_fwd(int64_t count, const float* x, float* y) {
   for_chunks(count, [&](int64_t i0, int64_t i1) {
     int64_t j = i0;
     for (; j + VL <= i1; j += VL) vst(y + j, vact<ACT>(vld(x + j)));
-    for (; j < i1; j++) y[j] = sact<ACT>(x[j]);
+    for (; j < i1; j++) y[j] = activate(ACT, x[j]);
   });
 }
 

@@ -9,8 +9,11 @@
 //   vmax / vmin return the second operand when either is NaN;
 //   vld_n / vst_n touch only the first n lanes in memory (0 <= n < VL);
 //   vsum and dsum add the lanes in a fixed order.
+// Below the sections, written once against them: copy_n and deinterleave2 (rows into scratch)
+// and vact (the fused activations).
 // Internal to the kernel files: include it only from kernels/*.cpp, after the family header.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -191,6 +194,59 @@ inline vd dfma(vd a, vd b, vd c) { SEPCONV_DLANES(a.v[l] * b.v[l] + c.v[l]); }
 #undef SEPCONV_DLANES
 inline double dsum(vd a) { return a.v[0] + a.v[1]; }
 #endif
+
+// ---- row helpers shared by the kernels that lay planes out in scratch
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// dst[0, n) = src[0, n), touching nothing past n on either side.
+inline void copy_n(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + VL <= n; i += VL) vst(dst + i, vld(src + i));
+  if (i < n) vst_n(dst + i, vld_n(src + i, (int)(n - i)), (int)(n - i));
+}
+
+// de[j] = src[2j] for j < ceil(n/2), dn[j] = src[2j+1] for j < n/2. Reads only src[0, n).
+inline void deinterleave2(const float* src, int64_t n, float* de, float* dn) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (; i + 32 <= n; i += 32) {
+    __m512 a = _mm512_loadu_ps(src + i), b = _mm512_loadu_ps(src + i + 16);
+    _mm512_storeu_ps(de + i / 2, _mm512_permutex2var_ps(a, ie, b));
+    _mm512_storeu_ps(dn + i / 2, _mm512_permutex2var_ps(a, io, b));
+  }
+  if (i < n) {
+    int r = (int)(n - i);
+    __m512 a = vld_n(src + i, std::min(r, 16));
+    __m512 b = r > 16 ? vld_n(src + i + 16, r - 16) : _mm512_setzero_ps();
+    vst_n(de + i / 2, _mm512_permutex2var_ps(a, ie, b), (r + 1) / 2);
+    vst_n(dn + i / 2, _mm512_permutex2var_ps(a, io, b), r / 2);
+    return;
+  }
+#endif
+  for (; i + 1 < n; i += 2) {
+    de[i / 2] = src[i];
+    dn[i / 2] = src[i + 1];
+  }
+  if (i < n) de[i / 2] = src[i];
+}
+
+// ---- the fused activations (SEPCONV_ACT_*, see activate in common.h), whole vectors. NaN
+// propagates: the constant is the first operand of vmax / vmin. With ACT a template
+// argument (inner loops), or the runtime value.
+template <int ACT>
+inline vf vact(vf v) {
+  if (ACT != SEPCONV_ACT_NONE) v = vmax(vzero(), v);
+  if (ACT == SEPCONV_ACT_RELU6) v = vmin(vset(6.0f), v);
+  return v;
+}
+inline vf vact(int act, vf v) {
+  if (act != SEPCONV_ACT_NONE) v = vmax(vzero(), v);
+  if (act == SEPCONV_ACT_RELU6) v = vmin(vset(6.0f), v);
+  return v;
+}
 
 }  // namespace
 }  // namespace SEPCONV_ISA_NS

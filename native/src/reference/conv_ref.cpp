@@ -27,16 +27,37 @@ static void for_taps(const ConvGeom& g, int n, int oc, int oy, int ox, F&& f) {
   }
 }
 
-void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
-                        float* y) {
+// y = act(conv(x, w) + bias), summed in double; x and y float or double.
+template <class In, class Out>
+static void forward(const ConvGeom& g, const In* x, const float* w, const float* bias, int act,
+                    Out* y) {
   for (int n = 0; n < g.n; n++)
     for (int oc = 0; oc < g.c_out; oc++)
       for (int oy = 0; oy < g.oh; oy++)
         for (int ox = 0; ox < g.ow; ox++) {
           double s = bias ? bias[oc] : 0.0;
           for_taps(g, n, oc, oy, ox, [&](int64_t xi, int64_t wi) { s += (double)x[xi] * w[wi]; });
-          y[(((int64_t)n * g.c_out + oc) * g.oh + oy) * g.ow + ox] = (float)s;
+          y[(((int64_t)n * g.c_out + oc) * g.oh + oy) * g.ow + ox] = (Out)activate(act, s);
         }
+}
+
+void ref_conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                        int act, float* y) {
+  forward(g, x, w, bias, act, y);
+}
+
+// The fused block as its three convolutions, one after the other, in double throughout: e and
+// h are never rounded to float.
+void ref_dwpw_forward(const DwpwGeom& g, const DwpwData& a) {
+  std::vector<double> e((size_t)g.dw.n * g.dw.c_in * g.dw.in_plane());
+  if (g.expand) forward(g.ex, a.x, a.w_ex, a.b_ex, g.act_ex, e.data());
+  else
+    for (size_t i = 0; i < e.size(); i++) e[i] = a.x[i];
+  std::vector<double> h((size_t)g.pw.n * g.pw.c_in * g.pw.in_plane());
+  forward(g.dw, e.data(), a.w_dw, a.b_dw, g.act_dw, h.data());
+  std::vector<double> y((size_t)g.pw.n * g.pw.c_out * g.pw.out_plane());
+  forward(g.pw, h.data(), a.w_pw, a.b_pw, g.act_pw, y.data());
+  for (size_t i = 0; i < y.size(); i++) a.y[i] = (float)(y[i] + (a.residual ? a.residual[i] : 0.0));
 }
 
 void ref_conv2d_backward(const ConvGeom& g, int mask, const float* x, const float* w,

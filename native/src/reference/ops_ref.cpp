@@ -9,13 +9,6 @@
 
 namespace sepconv {
 
-static double ref_act(int act, double v) {
-  if (act == SEPCONV_ACT_NONE) return v;
-  if (v < 0) v = 0;  // NaN passes through
-  if (act == SEPCONV_ACT_RELU6 && v > 6) v = 6;
-  return v;
-}
-
 // The forward output y is inside the active range (the gradient passes).
 static bool ref_active(int act, float y) {
   if (act == SEPCONV_ACT_RELU) return y > 0;
@@ -49,7 +42,7 @@ void ref_bn_forward_training(int n, int c, int hw, const float* x, const float* 
     for (int i = 0; i < n; i++)
       for (int j = 0; j < hw; j++) {
         int64_t k = at(n, c, hw, i, ch, j);
-        y[k] = (float)ref_act(act, gm * (x[k] - mean) * invstd + bt);
+        y[k] = (float)activate<double>(act, gm * (x[k] - mean) * invstd + bt);
       }
     save_mean[ch] = (float)mean;
     save_invstd[ch] = (float)invstd;
@@ -70,7 +63,7 @@ void ref_bn_forward_inference(int n, int c, int hw, const float* x, const float*
       double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
       for (int j = 0; j < hw; j++) {
         int64_t k = at(n, c, hw, i, ch, j);
-        y[k] = (float)ref_act(act, gm * (x[k] - (double)running_mean[ch]) * invstd + bt);
+        y[k] = (float)activate<double>(act, gm * (x[k] - (double)running_mean[ch]) * invstd + bt);
       }
     }
 }
@@ -119,7 +112,7 @@ void ref_bn_fold(int c, int64_t per_channel, float* w, float* bias, const float*
 
 // ------------------------------------------------------------------ elementwise
 void ref_activation_forward(int act, int64_t count, const float* x, float* y) {
-  for (int64_t i = 0; i < count; i++) y[i] = (float)ref_act(act, x[i]);
+  for (int64_t i = 0; i < count; i++) y[i] = (float)activate<double>(act, x[i]);
 }
 
 // y is read only when act != NONE.

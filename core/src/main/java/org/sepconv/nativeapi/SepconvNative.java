@@ -63,6 +63,35 @@ public final class SepconvNative {
     public native int groups(); public native Conv2dDesc groups(int v);
   }
 
+  /** Mirrors {@code sepconv_dwpw}. */
+  @Name("sepconv_dwpw")
+  public static final class DwpwDesc extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public DwpwDesc() {
+      super((Pointer) null);
+      allocate();
+    }
+
+    private native void allocate();
+
+    public native int n(); public native DwpwDesc n(int v);
+    public native int c_in(); public native DwpwDesc c_in(int v);
+    public native int h(); public native DwpwDesc h(int v);
+    public native int w(); public native DwpwDesc w(int v);
+    public native int c_expand(); public native DwpwDesc c_expand(int v);
+    public native int k(); public native DwpwDesc k(int v);
+    public native int stride(); public native DwpwDesc stride(int v);
+    public native int pad(); public native DwpwDesc pad(int v);
+    public native int mult(); public native DwpwDesc mult(int v);
+    public native int c_out(); public native DwpwDesc c_out(int v);
+    public native int act_expand(); public native DwpwDesc act_expand(int v);
+    public native int act_dw(); public native DwpwDesc act_dw(int v);
+    public native int act_pw(); public native DwpwDesc act_pw(int v);
+  }
+
   /** Mirrors {@code sepconv_pool2d}. */
   @Name("sepconv_pool2d")
   public static final class Pool2dDesc extends Pointer {
@@ -123,9 +152,17 @@ public final class SepconvNative {
   public static native int sepconv_conv2d_output_shape(@Const Conv2dDesc d, IntPointer outH, IntPointer outW);
   public static native int sepconv_conv2d_forward(int exec, @Const Conv2dDesc d, @Const FloatPointer x,
       @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
+  public static native int sepconv_conv2d_forward_act(int exec, @Const Conv2dDesc d, @Const FloatPointer x,
+      @Const FloatPointer w, @Const FloatPointer bias, int act, FloatPointer y);
   public static native int sepconv_conv2d_backward(int exec, @Const Conv2dDesc d, int mask,
       @Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer dy, FloatPointer dx,
       FloatPointer dw, FloatPointer dbias);
+
+  // ---- the fused depthwise-separable block
+  public static native int sepconv_dwpw_output_shape(@Const DwpwDesc d, IntPointer outH, IntPointer outW);
+  public static native int sepconv_dwpw_forward(int exec, @Const DwpwDesc d, @Const FloatPointer x,
+      @Const FloatPointer wExpand, @Const FloatPointer bExpand, @Const FloatPointer wDw, @Const FloatPointer bDw,
+      @Const FloatPointer wPw, @Const FloatPointer bPw, @Const FloatPointer residual, FloatPointer y);
 
   // ---- batch norm
   public static native int sepconv_batchnorm_forward_training(int exec, int n, int c, int hw,

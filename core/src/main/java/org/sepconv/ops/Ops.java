@@ -10,6 +10,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.sepconv.nativeapi.NativeLib;
 import org.sepconv.nativeapi.SepconvNative;
 import org.sepconv.nativeapi.SepconvNative.Conv2dDesc;
+import org.sepconv.nativeapi.SepconvNative.DwpwDesc;
 import org.sepconv.nativeapi.SepconvNative.Pool2dDesc;
 import org.sepconv.ops.Args.Arg;
 import org.sepconv.tensor.Tensor;
@@ -59,19 +60,35 @@ public final class Ops {
   /** y[n][cOut][outH][outW] = conv(x, w) + bias. bias (cOut floats) may be null. */
   public static void conv2dForward(Exec e, Conv2dSpec s, FloatBuffer x, FloatBuffer w,
       FloatBuffer bias, FloatBuffer y) {
-    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), of(y));
+    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), Activation.NONE, of(y));
   }
 
   /** {@link #conv2dForward(Exec, Conv2dSpec, FloatBuffer, FloatBuffer, FloatBuffer, FloatBuffer)} on the tensors' device. */
   public static void conv2dForward(Conv2dSpec s, Tensor x, Tensor w, Tensor bias, Tensor y) {
-    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), of(y));
+    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), Activation.NONE, of(y));
   }
 
-  private static void conv2dForward(Args a, Conv2dSpec s, Arg x, Arg w, Arg bias, Arg y) {
+  /**
+   * y = act(conv(x, w) + bias) in one pass: the activation is applied as each output tile is
+   * written. With the BatchNorm folded into w and bias ({@link #batchNormFold}) this is a whole
+   * conv + BN + ReLU/ReLU6 layer of an inference model. bias may be null.
+   */
+  public static void conv2dForward(Exec e, Conv2dSpec s, FloatBuffer x, FloatBuffer w,
+      FloatBuffer bias, Activation act, FloatBuffer y) {
+    conv2dForward(Args.host(e), s, of(x), of(w), of(bias), act, of(y));
+  }
+
+  /** {@link #conv2dForward(Exec, Conv2dSpec, FloatBuffer, FloatBuffer, FloatBuffer, Activation, FloatBuffer)} on the tensors' device. */
+  public static void conv2dForward(Conv2dSpec s, Tensor x, Tensor w, Tensor bias, Activation act, Tensor y) {
+    conv2dForward(Args.tensors(), s, of(x), of(w), of(bias), act, of(y));
+  }
+
+  private static void conv2dForward(Args a, Conv2dSpec s, Arg x, Arg w, Arg bias, Activation act, Arg y) {
     try (a; Conv2dDesc d = spec(s).toNative()) {
+      int ac = act(act);
       FloatPointer px = a.in("x", x, s.inputSize()), pw = a.in("w", w, s.weightSize());
       FloatPointer pb = a.optIn("bias", bias, s.cOut), py = a.out("y", y, s.outputSize());
-      a.done(family(s, true), a.start(), SepconvNative.sepconv_conv2d_forward(a.exec(), d, px, pw, pb, py));
+      a.done(family(s, true), a.start(), SepconvNative.sepconv_conv2d_forward_act(a.exec(), d, px, pw, pb, ac, py));
     }
   }
 
@@ -98,6 +115,45 @@ public final class Ops {
       FloatPointer pdb = gb ? a.out("dbias", dbias, s.cOut) : null;
       a.done(family(s, false), a.start(),
           SepconvNative.sepconv_conv2d_backward(a.exec(), d, mask, px, pw, pdy, pdx, pdw, pdb));
+    }
+  }
+
+  // ------------------------------------------------------------------ the fused depthwise-separable block
+
+  /**
+   * MobileNet's depthwise-separable block, BatchNorms folded, in one pass per tile of output rows
+   * (see {@link DwpwSpec} for the formula): the expanded and depthwise activations stay in the
+   * thread's cache and never go to memory. {@code wExpand} and {@code bExpand} are given exactly
+   * when the spec has an expansion ({@link DwpwSpec#withExpand}); every bias and the residual
+   * (y's shape; MobileNetV2's shortcut passes x) may be null. y may not overlap any argument.
+   */
+  public static void dwpwForward(Exec e, DwpwSpec s, FloatBuffer x, FloatBuffer wExpand, FloatBuffer bExpand,
+      FloatBuffer wDw, FloatBuffer bDw, FloatBuffer wPw, FloatBuffer bPw, FloatBuffer residual, FloatBuffer y) {
+    dwpwForward(Args.host(e), s, of(x), of(wExpand), of(bExpand), of(wDw), of(bDw), of(wPw), of(bPw), of(residual),
+        of(y));
+  }
+
+  /** The block over tensors, on their device (the buffer form has the rules). */
+  public static void dwpwForward(DwpwSpec s, Tensor x, Tensor wExpand, Tensor bExpand, Tensor wDw, Tensor bDw,
+      Tensor wPw, Tensor bPw, Tensor residual, Tensor y) {
+    dwpwForward(Args.tensors(), s, of(x), of(wExpand), of(bExpand), of(wDw), of(bDw), of(wPw), of(bPw), of(residual),
+        of(y));
+  }
+
+  private static void dwpwForward(Args a, DwpwSpec s, Arg x, Arg wExpand, Arg bExpand, Arg wDw, Arg bDw, Arg wPw,
+      Arg bPw, Arg residual, Arg y) {
+    try (a; DwpwDesc d = spec(s).toNative()) {
+      if (!s.expand && (wExpand != null || bExpand != null))
+        throw new IllegalArgumentException((wExpand != null ? "wExpand" : "bExpand")
+            + " must be null: the spec has no expansion (DwpwSpec.withExpand adds one)");
+      FloatPointer px = a.in("x", x, s.inputSize());
+      FloatPointer pwe = s.expand ? a.in("wExpand", wExpand, s.expandWeightSize()) : null;
+      FloatPointer pbe = s.expand ? a.optIn("bExpand", bExpand, s.cExpand) : null;
+      FloatPointer pwd = a.in("wDw", wDw, s.dwWeightSize()), pbd = a.optIn("bDw", bDw, s.midChannels());
+      FloatPointer pwp = a.in("wPw", wPw, s.pwWeightSize()), pbp = a.optIn("bPw", bPw, s.cOut);
+      FloatPointer pr = a.optIn("residual", residual, s.outputSize()), py = a.out("y", y, s.outputSize());
+      a.done("dwpw forward", a.start(), SepconvNative.sepconv_dwpw_forward(a.exec(), d, px, pwe, pbe, pwd, pbd, pwp, pbp,
+          pr, py));
     }
   }
 

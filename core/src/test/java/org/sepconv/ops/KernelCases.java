@@ -37,13 +37,17 @@ final class KernelCases {
 
   /**
    * A case: its args (in order), how to run it, whether the im2col baseline applies (convolutions),
-   * and the relative tolerance of its float outputs (0: bit for bit).
+   * and the relative tolerance of its float outputs (0: bit for bit): the largest error over the
+   * largest value of the output, or of the output {@code scaleOf} names for it (an activation that
+   * caps its output, say, leaves the error of the sums before it).
    */
   static final class Case {
     final String name;
     final List<Arg> args = new ArrayList<>();
     boolean im2col;
     double tol = 1e-5;
+    /** Outputs whose error is relative to another output's largest value (by default, their own). */
+    final Map<String, String> scaleOf = new HashMap<>();
     Consumer<Tensors> run;
 
     Case(String name) {
@@ -186,24 +190,81 @@ final class KernelCases {
     return out;
   }
 
-  /** Forward, every backward direction together, and data and weight gradients alone. */
+  /**
+   * Forward, the forward with an activation epilogue (ReLU or ReLU6, by the case), every backward
+   * direction together, and data and weight gradients alone.
+   */
   static Case conv(Conv2dSpec s, boolean bias) {
     Random r = new Random(s.toString().hashCode() * 31L + (bias ? 1 : 0));
     Shape x = Shape.of(s.n, s.cIn, s.h, s.w), w = Shape.of(s.cOut, s.cIn / s.groups, s.kh, s.kw);
     Shape y = Shape.of(s.n, s.cOut, s.outH(), s.outW()), b = Shape.of(s.cOut);
-    Case c = new Case("conv " + s + (bias ? " bias" : ""));
+    Activation act = (s.toString().hashCode() & 1) == 0 ? Activation.RELU : Activation.RELU6;
+    Case c = new Case("conv " + s + (bias ? " bias" : "") + " (+" + act + ")");
     c.im2col = true;
+    c.scaleOf.put("y " + act, "y"); // ReLU6 caps the outputs; the sums' error is of y's size
     c.in("x", x, rand(r, x.size())).in("w", w, rand(r, w.size()));
     if (bias) c.in("bias", b, rand(r, s.cOut));
     float[] dw0 = rand(r, w.size()), db0 = rand(r, s.cOut);
-    c.in("dy", y, rand(r, y.size())).out("y", y).out("dx", x).inout("dw", w, dw0).inout("dbias", b, db0)
-        .out("dx alone", x).inout("dw alone", w, dw0.clone());
+    c.in("dy", y, rand(r, y.size())).out("y", y).out("y " + act, y).out("dx", x).inout("dw", w, dw0)
+        .inout("dbias", b, db0).out("dx alone", x).inout("dw alone", w, dw0.clone());
     c.run = t -> {
       Ops.conv2dForward(s, t.t("x"), t.t("w"), t.t("bias"), t.t("y"));
+      Ops.conv2dForward(s, t.t("x"), t.t("w"), t.t("bias"), act, t.t("y " + act));
       Ops.conv2dBackward(s, Grad.ALL, t.t("x"), t.t("w"), t.t("dy"), t.t("dx"), t.t("dw"), t.t("dbias"));
       Ops.conv2dBackward(s, Grad.INPUT, null, t.t("w"), t.t("dy"), t.t("dx alone"), null, null);
       Ops.conv2dBackward(s, Grad.WEIGHT, t.t("x"), null, t.t("dy"), null, t.t("dw alone"), null);
     };
+    return c;
+  }
+
+  // ------------------------------------------------------------------ the fused depthwise-separable block
+
+  /**
+   * {@link Ops#dwpwForward} with and without the expansion, 3x3 and 5x5 at strides 1 and 2 (the
+   * templates), 7x7 and stride 3 (the generic taps), padding 0 and (k-1)/2, channel multipliers,
+   * odd and tiny planes, every activation, with and without biases, the residual as x itself and
+   * as its own tensor; small batches and output planes under 8x8 that run stage by stage, planes
+   * that take several tiles per image (the 32x32 and 40x40 ones, at batch 1 too), and planes under
+   * 16x16 that go several images to a unit (the batches of 8 and more, one with a last unit of
+   * one image).
+   */
+  static List<Case> dwpw() {
+    // n, cIn, h, w, cExpand (0: none), k, stride, pad, mult, cOut, residual (0 none, 1 x, 2 its own)
+    int[][] shapes = {
+      {1, 3, 7, 9, 0, 3, 1, 1, 1, 5, 0}, {8, 16, 13, 11, 48, 3, 1, 1, 1, 16, 1}, {8, 16, 13, 11, 48, 3, 2, 1, 1, 24, 2},
+      {3, 8, 17, 15, 0, 3, 2, 1, 2, 12, 0}, {4, 24, 32, 32, 144, 3, 1, 1, 1, 24, 1}, {2, 12, 9, 9, 36, 5, 1, 2, 1, 12, 1},
+      {5, 6, 10, 7, 18, 5, 2, 2, 1, 9, 2}, {4, 5, 11, 13, 10, 3, 1, 0, 1, 7, 2}, {4, 4, 17, 16, 8, 7, 2, 3, 1, 6, 0},
+      {4, 4, 25, 25, 8, 3, 3, 1, 1, 6, 0}, {1, 32, 40, 40, 192, 3, 1, 1, 1, 32, 1}, {1, 16, 16, 16, 48, 3, 1, 1, 1, 16, 1},
+      {1, 16, 1, 1, 64, 3, 1, 1, 1, 16, 1}, {6, 1, 2, 3, 0, 3, 2, 1, 3, 2, 0}, {2, 32, 8, 8, 0, 3, 1, 1, 1, 64, 0},
+      {2, 16, 23, 21, 48, 3, 2, 1, 1, 24, 0}, {2, 6, 19, 17, 18, 5, 2, 2, 1, 9, 2}, {11, 8, 9, 10, 24, 3, 1, 1, 1, 8, 1},
+      {16, 12, 8, 8, 0, 3, 1, 1, 1, 24, 0}, {12, 8, 17, 17, 16, 3, 2, 1, 1, 8, 2}, {5, 6, 17, 15, 18, 5, 2, 2, 1, 9, 2}};
+    List<Case> out = new ArrayList<>();
+    for (int i = 0; i < shapes.length; i++) {
+      int[] v = shapes[i];
+      Activation[] acts = Activation.values();
+      DwpwSpec s = DwpwSpec.of(v[0], v[1], v[2], v[3], v[5], v[6], v[9]).withPad(v[7]).withMult(v[8])
+          .withActivations(acts[(i + 1) % 3], acts[(i + 2) % 3]);
+      if (v[4] > 0) s = s.withExpand(v[4], acts[i % 3]);
+      out.add(dwpw(s, i % 4 != 3, v[10]));
+    }
+    return out;
+  }
+
+  static Case dwpw(DwpwSpec s, boolean bias, int residual) {
+    Random r = new Random(s.toString().hashCode() * 31L + (bias ? 1 : 0));
+    Shape x = Shape.of(s.n, s.cIn, s.h, s.w), y = Shape.of(s.n, s.cOut, s.outH(), s.outW());
+    Case c = new Case("dwpw " + s + (bias ? " bias" : "") + (residual == 1 ? " +x" : residual == 2 ? " +residual" : ""));
+    c.in("x", x, rand(r, x.size(), 2, 0));
+    if (s.expand) c.in("wExpand", Shape.of(s.cExpand, s.cIn), rand(r, s.expandWeightSize()));
+    if (s.expand && bias) c.in("bExpand", Shape.of(s.cExpand), rand(r, s.cExpand));
+    c.in("wDw", Shape.of(s.midChannels(), 1, s.k, s.k), rand(r, s.dwWeightSize()));
+    if (bias) c.in("bDw", Shape.of(s.midChannels()), rand(r, s.midChannels()));
+    c.in("wPw", Shape.of(s.cOut, s.midChannels()), rand(r, s.pwWeightSize()));
+    if (bias) c.in("bPw", Shape.of(s.cOut), rand(r, s.cOut));
+    if (residual == 2) c.in("residual", y, rand(r, y.size()));
+    c.out("y", y);
+    c.run = t -> Ops.dwpwForward(s, t.t("x"), t.t("wExpand"), t.t("bExpand"), t.t("wDw"), t.t("bDw"), t.t("wPw"),
+        t.t("bPw"), residual == 1 ? t.t("x") : t.t("residual"), t.t("y"));
     return c;
   }
 
@@ -412,6 +473,7 @@ final class KernelCases {
   static List<Case> all() {
     List<Case> out = new ArrayList<>();
     out.addAll(convolutions());
+    out.addAll(dwpw());
     out.addAll(batchNorm());
     out.addAll(elementwise());
     out.addAll(pooling());

@@ -93,7 +93,8 @@ class KernelTableTest {
           Map<String, Object> got = run(c, t);
           double tol = t.device() == Device.CUDA && c.tol > 0 ? CUDA_TOL : c.tol;
           for (Map.Entry<String, Object> e : ref[0].entrySet())
-            compare(c + " on " + t.name() + ": " + e.getKey(), e.getValue(), got.get(e.getKey()), tol);
+            compare(c + " on " + t.name() + ": " + e.getKey(), e.getValue(), got.get(e.getKey()), tol,
+                ref[0].get(c.scaleOf.getOrDefault(e.getKey(), e.getKey())));
         }));
       return DynamicContainer.dynamicContainer(c.name, tests);
     });
@@ -117,7 +118,8 @@ class KernelTableTest {
         for (Target t : targets(c)) {
           if (t.device() != Device.CPU) continue;
           Map<String, Object> got = run(c, t);
-          ref.forEach((k, v) -> compare(c + " on " + t.name() + " without BLAS: " + k, v, got.get(k), c.tol));
+          ref.forEach((k, v) -> compare(c + " on " + t.name() + " without BLAS: " + k, v, got.get(k), c.tol,
+              ref.get(c.scaleOf.getOrDefault(k, k))));
         }
       }
     } finally {
@@ -126,6 +128,11 @@ class KernelTableTest {
   }
 
   static void compare(String what, Object want, Object got, double tol) {
+    compare(what, want, got, tol, want);
+  }
+
+  /** As {@link #compare(String, Object, Object, double)}, the error relative to the largest value of {@code scale}. */
+  static void compare(String what, Object want, Object got, double tol, Object scale) {
     if (want instanceof int[] w) {
       int[] g = (int[]) got;
       for (int i = 0; i < w.length; i++) assertEquals(w[i], g[i], what + "[" + i + "]");
@@ -141,8 +148,8 @@ class KernelTableTest {
     for (int i = 0; i < w.length; i++) {
       assertTrue(Float.isNaN(w[i]) || !Float.isNaN(g[i]), what + "[" + i + "] is NaN (not written?)");
       err = Math.max(err, Math.abs((double) g[i] - w[i]));
-      max = Math.max(max, Math.abs(w[i]));
     }
+    for (float v : (float[]) scale) max = Math.max(max, Math.abs(v));
     double rel = max == 0 ? err : err / max;
     assertTrue(rel < tol, what + ": relative error " + rel + " >= " + tol);
   }

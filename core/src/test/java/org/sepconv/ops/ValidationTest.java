@@ -80,6 +80,47 @@ class ValidationTest {
     assertRejects("argmax", () -> Ops.maxPool2dBackward(Exec.CPU, p, floats(p.outputSize()), arg, floats(p.inputSize())));
   }
 
+  @Test
+  void theFusedOpsCheckTheirArgumentsByName() {
+    Conv2dSpec c = Conv2dSpec.of(2, 4, 8, 8, 4, 3).withPad(1).withGroups(4);
+    FloatBuffer cx = floats(c.inputSize()), cw = floats(c.weightSize()), cy = floats(c.outputSize());
+    assertRejects("act", () -> Ops.conv2dForward(Exec.CPU, c, cx, cw, null, null, cy));
+    assertRejects("bias", () -> Ops.conv2dForward(Exec.CPU, c, cx, cw, floats(3), Activation.RELU, cy));
+
+    assertRejects("n", () -> DwpwSpec.of(0, 4, 8, 8, 3, 1, 4).validate());
+    assertRejects("c_in", () -> DwpwSpec.of(1, -4, 8, 8, 3, 1, 4).validate());
+    assertRejects("c_expand", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 4).withExpand(0, Activation.RELU6).validate());
+    assertRejects("k", () -> DwpwSpec.of(1, 4, 8, 8, 0, 1, 4).validate());
+    assertRejects("k", () -> DwpwSpec.of(1, 4, 2, 8, 7, 1, 4).withPad(1).validate()); // larger than the padded input
+    assertRejects("stride", () -> DwpwSpec.of(1, 4, 8, 8, 3, 0, 4).validate());
+    assertRejects("pad", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 4).withPad(-1).validate());
+    assertRejects("mult", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 4).withMult(0).validate());
+    assertRejects("c_out", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 0).validate());
+    assertRejects("activations", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 4).withActivations(null, Activation.NONE));
+    assertRejects("act", () -> DwpwSpec.of(1, 4, 8, 8, 3, 1, 4).withExpand(8, null));
+
+    DwpwSpec s = DwpwSpec.of(2, 4, 9, 7, 3, 2, 6).withExpand(8, Activation.RELU6);
+    FloatBuffer x = floats(s.inputSize()), we = floats(s.expandWeightSize()), wd = floats(s.dwWeightSize());
+    FloatBuffer wp = floats(s.pwWeightSize()), y = floats(s.outputSize());
+    assertRejects("wExpand", () -> Ops.dwpwForward(Exec.CPU, s, x, null, null, wd, null, wp, null, null, y));
+    assertRejects("wExpand", () -> Ops.dwpwForward(Exec.CPU, s, x, floats(s.expandWeightSize() - 1), null, wd, null, wp,
+        null, null, y));
+    assertRejects("bExpand", () -> Ops.dwpwForward(Exec.CPU, s, x, we, floats(7), wd, null, wp, null, null, y));
+    assertRejects("wDw", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, null, null, wp, null, null, y));
+    assertRejects("bDw", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, floats(7), wp, null, null, y));
+    assertRejects("wPw", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, null, floats(3), null, null, y));
+    assertRejects("bPw", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, null, wp, floats(5), null, y));
+    assertRejects("residual", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, null, wp, null, floats(3), y));
+    assertRejects("y", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, null, wp, null, null, floats(3)));
+    assertRejects("y", () -> Ops.dwpwForward(Exec.CPU, s, x, we, null, wd, null, wp, null, null, y.asReadOnlyBuffer()));
+    DwpwSpec plain = DwpwSpec.of(2, 4, 8, 8, 3, 1, 4);
+    FloatBuffer px = floats(plain.inputSize()), pwd = floats(plain.dwWeightSize()), pwp = floats(plain.pwWeightSize());
+    assertRejects("wExpand", () -> Ops.dwpwForward(Exec.CPU, plain, px, floats(16), null, pwd, null, pwp, null, null,
+        floats(plain.outputSize())));
+    assertRejects("y must not overlap x", () -> Ops.dwpwForward(Exec.CPU, plain, px, null, null, pwd, null, pwp, null,
+        null, px));
+  }
+
   /** The reproduction of the position bug: 8 floats 100..107, the op's data starts at position 4. */
   @Test
   void aBuffersDataStartsAtItsPosition() {

@@ -84,6 +84,27 @@ class TrainCliTest {
     assertEquals(11, r.out().split("\n").length, "a total line and one line per class: " + r.out());
   }
 
+  /** eval --folded: the BN-folded inference model gives the same accuracy, per class too, and the loss to float rounding. */
+  @Test
+  @Order(3)
+  void evalFoldedGivesTheSameMetrics() {
+    String ck = run.resolve("last.safetensors").toString();
+    Run plain = MainTest.exec("eval", "--checkpoint", ck), folded = MainTest.exec("eval", "--checkpoint", ck, "--folded");
+    assertEquals(0, plain.code(), plain.err());
+    assertEquals(0, folded.code(), folded.err());
+    Pattern total = Pattern.compile(
+        "\\(mobilenetv1, epoch 2(, folded)?\\) on synthetic test \\(\\d+ images\\): loss ([0-9.]+), accuracy ([0-9.]+)");
+    Matcher p = total.matcher(plain.out()), f = total.matcher(folded.out());
+    assertTrue(p.find() && p.group(1) == null, plain.out());
+    assertTrue(f.find() && ", folded".equals(f.group(1)), folded.out());
+    assertEquals(p.group(3), f.group(3), "accuracy");
+    assertEquals(Double.parseDouble(p.group(2)), Double.parseDouble(f.group(2)), 2e-4, "loss");
+    String[] a = plain.out().split("\n"), b = folded.out().split("\n");
+    assertEquals(a.length, b.length);
+    for (int i = 1; i < a.length; i++) assertEquals(a[i], b[i], "per-class line " + i);
+    assertTrue(MainTest.exec("eval", "--help").out().contains("--folded"));
+  }
+
   @Test
   @Order(4)
   void predictPrintsTopKClassesForFilesAndFolders() throws IOException {
