@@ -77,6 +77,17 @@ SEPCONV_API int sepconv_blas_attach(const char* library);
 SEPCONV_API int sepconv_blas_attached(void);
 /* Bytes of scratch memory the library holds right now (0 between calls). */
 SEPCONV_API int64_t sepconv_workspace_bytes(void);
+/* Measures this machine for roofline floors, on `threads` threads of the library's pool (<= 0: all
+ * of them), repeating short measurements for about `seconds` (in (0, 60]) and writing the best
+ * to *result:
+ *   SEPCONV_PROBE_FMA_PEAK: GFLOP/s of independent multiply-add chains at the active ISA's
+ *     widest vector (AVX-512 zmm, AVX2 ymm, or the generic build's SSE), 2 flops per lane;
+ *   SEPCONV_PROBE_COPY_BANDWIDTH: GB/s of a copy between two buffers of max(256 MiB, the
+ *     last-level cache) each, counting the bytes read and the bytes written.
+ * The call holds the pool for its duration and, for the bandwidth, up to 2 GiB of scratch. */
+#define SEPCONV_PROBE_FMA_PEAK 0
+#define SEPCONV_PROBE_COPY_BANDWIDTH 1
+SEPCONV_API int sepconv_cpu_probe(int what, int threads, double seconds, double* result);
 
 /* ---- convolution: depthwise, grouped, dense and pointwise (1x1) behind one entry ---- */
 typedef struct sepconv_conv2d {

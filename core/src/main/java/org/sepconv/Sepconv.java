@@ -1,6 +1,7 @@
 package org.sepconv;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.sepconv.nativeapi.NativeLib;
 import org.sepconv.nativeapi.SepconvNative;
 
@@ -59,6 +60,42 @@ public final class Sepconv {
   /** Scratch bytes the native library holds right now; 0 between calls. */
   public static long workspaceBytes() {
     return SepconvNative.sepconv_workspace_bytes();
+  }
+
+  /**
+   * The multiply-add peak of this CPU in GFLOP/s (2 flops per lane per multiply-add), at the
+   * widest vector of the active {@link #isa()}, on {@code threads} threads of the kernels'
+   * pool ({@code <= 0}: all of them), the best of repeated measurements over about 0.3 s: the
+   * compute ceiling of a roofline floor.
+   */
+  public static double cpuPeakGflops(int threads) {
+    return cpuPeakGflops(threads, 0.3);
+  }
+
+  /** As {@link #cpuPeakGflops(int)}, measured for about {@code seconds}, in (0, 60]. */
+  public static double cpuPeakGflops(int threads, double seconds) {
+    return probe(SepconvNative.PROBE_FMA_PEAK, threads, seconds);
+  }
+
+  /**
+   * The copy bandwidth of this machine in GB/s (bytes read plus bytes written), between two
+   * buffers of max(256 MiB, the last-level cache) each, on all the pool's threads, the best
+   * pass of about 1 s: the memory ceiling of a roofline floor.
+   */
+  public static double cpuBandwidthGBs() {
+    return cpuBandwidthGBs(0, 1.0);
+  }
+
+  /** As {@link #cpuBandwidthGBs()}, on {@code threads} threads ({@code <= 0}: all), for about {@code seconds}. */
+  public static double cpuBandwidthGBs(int threads, double seconds) {
+    return probe(SepconvNative.PROBE_COPY_BANDWIDTH, threads, seconds);
+  }
+
+  private static double probe(int what, int threads, double seconds) {
+    try (DoublePointer result = new DoublePointer(1)) {
+      NativeLib.check(SepconvNative.sepconv_cpu_probe(what, threads, seconds, result));
+      return result.get();
+    }
   }
 
   /** The name of CUDA device 0 ("NVIDIA H200"), or null where CUDA cannot be used. */

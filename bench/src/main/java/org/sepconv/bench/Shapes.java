@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sepconv.nn.Conv2d;
 import org.sepconv.ops.Conv2dSpec;
 
 /**
@@ -76,6 +77,12 @@ public final class Shapes {
     Layer l = ALL.get(id);
     if (l == null) throw new IllegalArgumentException("shape: unknown id '" + id + "'");
     return l;
+  }
+
+  /** A conv layer's family: depthwise, grouped, pointwise (1x1) or dense. */
+  public static String family(Conv2d c) {
+    if (c.groups() > 1) return c.groups() == c.inChannels() && c.groups() == c.outChannels() ? "depthwise" : "grouped";
+    return c.kernel() == 1 ? "pointwise" : "dense";
   }
 
   /** Channels and plane sizes of the BN+ReLU6 layers that follow MobileNetV2's depthwise convs. */

@@ -32,6 +32,7 @@ public final class SepconvNative {
       EDEVICE = 5;
   public static final int MEMCPY_HOST_TO_DEVICE = 1, MEMCPY_DEVICE_TO_HOST = 2,
       MEMCPY_DEVICE_TO_DEVICE = 3;
+  public static final int PROBE_FMA_PEAK = 0, PROBE_COPY_BANDWIDTH = 1;
 
   /** Mirrors {@code sepconv_conv2d}. */
   @Name("sepconv_conv2d")
@@ -130,6 +131,8 @@ public final class SepconvNative {
   public static native int sepconv_blas_attach(@Cast("const char*") BytePointer library);
   public static native int sepconv_blas_attached();
   public static native @Cast("int64_t") long sepconv_workspace_bytes();
+  public static native int sepconv_cpu_probe(int what, int threads, double seconds,
+      @Cast("double*") DoublePointer result);
   public static native int sepconv_cuda_available();
 
   // ---- CUDA runtime and memory (device pointers; see sepconv.h)

@@ -23,7 +23,7 @@ public final class AvgPool2d extends Module {
 
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.avgPool2d(x, k, stride, pad, countIncludePad));
+    return Trace.record(this, x, F.avgPool2d(x, k, stride, pad, countIncludePad));
   }
 
   public int kernel() { return k; }

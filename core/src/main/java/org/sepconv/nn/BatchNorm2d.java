@@ -77,7 +77,7 @@ public final class BatchNorm2d extends Module {
     // PyTorch's int64 counter, kept as a host float that never moves to a device: no device read
     if (isTraining() && numBatchesTracked != null)
       numBatchesTracked.buffer().put(0, numBatchesTracked.buffer().get(0) + 1);
-    return Trace.record(this, act == Activation.NONE ? null : act.name(), y);
+    return Trace.record(this, act == Activation.NONE ? null : act.name(), x, y);
   }
 
   /**

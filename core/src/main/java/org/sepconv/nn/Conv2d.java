@@ -45,7 +45,7 @@ public final class Conv2d extends Module {
 
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.conv2d(x, weight, bias, stride, pad, dilation, groups));
+    return Trace.record(this, x, F.conv2d(x, weight, bias, stride, pad, dilation, groups));
   }
 
   public Variable weight() { return weight; }

@@ -21,7 +21,7 @@ public final class Dropout extends Module {
 
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, isTraining() && p > 0 ? F.dropout(x, p, mix(seed, calls++)) : x);
+    return Trace.record(this, x, isTraining() && p > 0 ? F.dropout(x, p, mix(seed, calls++)) : x);
   }
 
   public float p() { return p; }

@@ -7,6 +7,6 @@ import org.sepconv.autograd.Variable;
 public final class Flatten extends Module {
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.flatten(x));
+    return Trace.record(this, x, F.flatten(x));
   }
 }

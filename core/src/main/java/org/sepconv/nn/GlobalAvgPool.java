@@ -10,6 +10,6 @@ import org.sepconv.autograd.Variable;
 public final class GlobalAvgPool extends Module {
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.globalAvgPool(x));
+    return Trace.record(this, x, F.globalAvgPool(x));
   }
 }

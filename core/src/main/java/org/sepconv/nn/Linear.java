@@ -35,7 +35,7 @@ public final class Linear extends Module {
 
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.linear(x, weight, bias));
+    return Trace.record(this, x, F.linear(x, weight, bias));
   }
 
   public Variable weight() { return weight; }

@@ -15,7 +15,7 @@ public final class MaxPool2d extends Module {
 
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.maxPool2d(x, k, stride, pad));
+    return Trace.record(this, x, F.maxPool2d(x, k, stride, pad));
   }
 
   public int kernel() { return k; }

@@ -7,6 +7,6 @@ import org.sepconv.autograd.Variable;
 public final class ReLU extends Module {
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.relu(x));
+    return Trace.record(this, x, F.relu(x));
   }
 }

@@ -7,6 +7,6 @@ import org.sepconv.autograd.Variable;
 public final class ReLU6 extends Module {
   @Override
   public Variable forward(Variable x) {
-    return Trace.record(this, F.relu6(x));
+    return Trace.record(this, x, F.relu6(x));
   }
 }

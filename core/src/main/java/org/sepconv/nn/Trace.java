@@ -6,13 +6,14 @@ import org.sepconv.autograd.Variable;
 import org.sepconv.tensor.Shape;
 
 /**
- * Records which layers a forward pass runs and the shape each one produces, in call order.
- * The layers of this package report themselves (containers do not); tools such as a model
- * summary read the record. Recording is per thread and off unless {@link #run} is active.
+ * Records which layers a forward pass runs and the shapes each one takes and produces, in call
+ * order. The layers of this package report themselves (containers do not); tools such as a
+ * model summary or a roofline read the record. Recording is per thread and off unless
+ * {@link #run} is active.
  */
 public final class Trace {
-  /** One layer call: the layer, the activation fused into it (BatchNorm2d only), its output shape. */
-  public record Call(Module module, String fused, Shape output) {}
+  /** One layer call: the layer, the activation fused into it (BatchNorm2d only), its input and output shapes. */
+  public record Call(Module module, String fused, Shape input, Shape output) {}
 
   private static final ThreadLocal<List<Call>> ACTIVE = new ThreadLocal<>();
 
@@ -31,13 +32,13 @@ public final class Trace {
     return calls;
   }
 
-  static Variable record(Module m, Variable y) {
-    return record(m, null, y);
+  static Variable record(Module m, Variable x, Variable y) {
+    return record(m, null, x, y);
   }
 
-  static Variable record(Module m, String fused, Variable y) {
+  static Variable record(Module m, String fused, Variable x, Variable y) {
     List<Call> calls = ACTIVE.get();
-    if (calls != null) calls.add(new Call(m, fused, y.value().shape()));
+    if (calls != null) calls.add(new Call(m, fused, x.value().shape(), y.value().shape()));
     return y;
   }
 }

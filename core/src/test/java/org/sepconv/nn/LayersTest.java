@@ -207,6 +207,8 @@ class LayersTest {
       assertTrue(calls.get(1).module() instanceof BatchNorm2d);
       assertEquals("RELU", calls.get(1).fused());
       assertEquals(null, calls.get(2).fused());
+      assertEquals(Shape.of(1, 3, 8, 8), calls.get(0).input());
+      assertEquals(Shape.of(1, 4, 8, 8), calls.get(2).input());
       assertEquals(Shape.of(1, 4, 4, 4), calls.get(2).output());
       assertEquals(Shape.of(1, 4, 2, 2), calls.get(3).output());
       assertEquals(Shape.of(1, 16), calls.get(4).output());

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import org.sepconv.autograd.GradMode;
 import org.sepconv.autograd.Scope;
 import org.sepconv.autograd.Variable;
+import org.sepconv.bench.Shapes;
 import org.sepconv.models.MobileNetV1;
 import org.sepconv.models.MobileNetV2;
 import org.sepconv.models.ResNet18;
@@ -72,8 +73,8 @@ public final class GpuShapes {
           for (Trace.Call call : calls) {
             String tag = m.name() + "@" + batch;
             if (call.module() instanceof Conv2d conv) {
-              Conv2dSpec spec = inputOf(conv, call.output(), batch);
-              Conv c = convs.computeIfAbsent(spec.toString(), k -> new Conv(family(conv), spec, new ArrayList<>()));
+              Conv2dSpec spec = inputOf(conv, call.input(), batch);
+              Conv c = convs.computeIfAbsent(spec.toString(), k -> new Conv(Shapes.family(conv), spec, new ArrayList<>()));
               if (!c.models().contains(tag)) c.models().add(tag);
             } else if (call.module() instanceof BatchNorm2d) {
               Shape o = call.output();
@@ -88,24 +89,10 @@ public final class GpuShapes {
     return new Layers(new ArrayList<>(convs.values()), new ArrayList<>(bns.values()));
   }
 
-  static String family(Conv2d c) {
-    if (c.groups() > 1) return c.groups() == c.inChannels() && c.groups() == c.outChannels() ? "depthwise" : "grouped";
-    return c.kernel() == 1 ? "pointwise" : "dense";
-  }
-
-  /**
-   * The conv's geometry at {@code batch}, from its traced output plane. A strided conv's input
-   * plane is ambiguous by up to stride-1 rows; these models' planes are exact multiples of the
-   * stride (32 and 224 halve evenly down to 7), so the largest candidate is taken, and checked.
-   */
-  static Conv2dSpec inputOf(Conv2d c, Shape out, int batch) {
-    int k = c.kernel(), s = c.stride(), p = c.pad(), d = c.dilation();
-    int oh = out.get(2), ow = out.get(3);
-    int h = (oh - 1) * s + d * (k - 1) + 1 - 2 * p + (s - 1), w = (ow - 1) * s + d * (k - 1) + 1 - 2 * p + (s - 1);
-    Conv2dSpec spec = Conv2dSpec.of(batch, c.inChannels(), h, w, c.outChannels(), k).withStride(s).withPad(p)
-        .withDilation(d).withGroups(c.groups());
-    if (spec.outH() != oh || spec.outW() != ow) throw new IllegalStateException("cannot recover the input of " + c + " from " + out);
-    return spec;
+  /** The conv's geometry at {@code batch}, from its traced input. */
+  static Conv2dSpec inputOf(Conv2d c, Shape in, int batch) {
+    return Conv2dSpec.of(batch, c.inChannels(), in.get(2), in.get(3), c.outChannels(), c.kernel()).withStride(c.stride())
+        .withPad(c.pad()).withDilation(c.dilation()).withGroups(c.groups());
   }
 
   /** Prints the derived shapes: {@code java -cp ... org.sepconv.bench.gpu.GpuShapes [modelFilter]}. */
