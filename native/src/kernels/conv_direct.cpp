@@ -111,17 +111,25 @@ static_assert(PIX == 4, "row_tiles handles remainders of up to 3 pixels");
 // The tap-major blocked layout every direct pass reads: [out tile][in/16][tap][16 in][OB*16 out].
 // Forward: out = oc, in = ic, from w[oc][ic][tap].
 void pack_w_forward(const Geom& g, const float* w, float* wp) {
-  const int cbn = g.c / CB, taps = g.k * g.k, tiles = g.oc / (OB * CB);
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32(g.c * taps));
+  const int cbn = g.c / CB, taps = g.k * g.k, tiles = g.oc / (OB * CB), cols = CB * taps;
+  // 16 output channels' rows hold (ic, tap) of an input block contiguously: 16 x (16*taps)
+  // floats, transposed 16 columns at a time (column j = i*taps + tap) into the oc vectors. A
+  // gather per vector instead was most of a batch-1 call on 512x512 weights.
   parallel_for((int64_t)tiles * cbn, [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; u++) {
       const int t = (int)(u / cbn), cb = (int)(u % cbn);
       float* d = wp + u * taps * CB * OB * CB;
-      for (int tap = 0; tap < taps; tap++)
-        for (int i = 0; i < CB; i++)
-          for (int ob = 0; ob < OB; ob++, d += CB)
-            _mm512_store_ps(d, gather(idx, w + ((int64_t)(t * OB + ob) * CB * g.c + cb * CB + i) * taps + tap));
+      for (int ob = 0; ob < OB; ob++) {
+        const float* src = w + ((int64_t)(t * OB + ob) * CB * g.c + cb * CB) * taps;  // row oc: + oc*c*taps
+        for (int j0 = 0; j0 < cols; j0 += 16) {
+          __m512 v[16];
+          transpose16(src + j0, (int64_t)g.c * taps, v, 16, std::min(16, cols - j0));
+          for (int j = j0; j < std::min(cols, j0 + 16); j++) {
+            const int i = j / taps, tap = j % taps;
+            _mm512_store_ps(d + ((tap * CB + i) * OB + ob) * CB, v[j - j0]);
+          }
+        }
+      }
     }
   });
 }
