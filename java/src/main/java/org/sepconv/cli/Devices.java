@@ -9,8 +9,8 @@ final class Devices {
 
   /** "cpu", or "cuda (NVIDIA H200)". */
   static String describe(Device d) {
-    if (d == Device.CPU) return "cpu";
+    if (d != Device.CUDA) return d.label();
     String name = Sepconv.cudaDeviceName();
-    return name == null ? "cuda" : "cuda (" + name + ")";
+    return name == null ? d.label() : d.label() + " (" + name + ")";
   }
 }

@@ -27,18 +27,22 @@ final class MachineOptions {
     if (threads < 0 || threads > max)
       throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be in [0, " + max + "] (0 = one per "
           + "core; this machine has " + Runtime.getRuntime().availableProcessors() + "), got " + threads);
-    if (!device.equals("cpu") && !device.equals("cuda"))
-      throw new CommandLine.ParameterException(spec.commandLine(), "--device must be cpu or cuda, got '" + device + "'");
+    final Device d;
+    try {
+      d = Device.of(device);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--device must be " + Device.labels() + ", got '" + device + "'");
+    }
     if (threads > 0) Sepconv.setNumThreads(threads);
-    return usable(device);
+    return usable(d);
   }
 
-  /** The device named by --device, or one line on why CUDA cannot be used (not a command-line error: exit 1). */
-  static Device usable(String device) {
-    if (device.equals("cpu")) return Device.CPU;
+  /** The device, or one line on why CUDA cannot be used (not a command-line error: exit 1). */
+  static Device usable(Device device) {
+    if (device != Device.CUDA) return device;
     String why = Sepconv.cudaUnavailableReason();
     if (why != null) throw new IllegalArgumentException("--device cuda: " + why + "; use --device cpu");
-    return Device.CUDA;
+    return device;
   }
 
   /** Whether --device was given on the command line of {@code spec}. */

@@ -115,7 +115,7 @@ final class TrainCommand implements Callable<Integer> {
         m.variant.toString(), m.widthMult, m.classes != null ? m.classes : DataSets.classes(dataset.toString(), 10),
         dataset.toString(), limitTrain, epochs, batchSize, optimizer.toString(), lr, momentum, weightDecay,
         schedule.toString(), warmupEpochs, labelSmoothing, cropPad, flip, cutout, seed, device));
-    if (cfg.device() != device) MachineOptions.usable(cfg.device().name().toLowerCase(Locale.ROOT)); // a resumed run's own
+    if (cfg.device() != device) MachineOptions.usable(cfg.device()); // a resumed run's own
     Pretrained init = initFrom == null ? null : Pretrained.of(initFrom); // a missing or broken file stops before the data
     Dataset train = DataSets.open(cfg.dataset(), data, true, cfg.classes(), cfg.seed(), out);
     Dataset test = DataSets.open(cfg.dataset(), data, false, cfg.classes(), cfg.seed(), out);

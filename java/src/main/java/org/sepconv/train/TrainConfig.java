@@ -67,7 +67,7 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     if (cropPad < 0 || cropPad > MAX_CROP_PAD)
       throw bad("--crop-pad", "in [0, " + MAX_CROP_PAD + "] pixels (0 = off; more would crop mostly padding of a 32-pixel "
           + "image)", cropPad);
-    if (device == null) throw bad("--device", "cpu or cuda", null);
+    if (device == null) throw bad("--device", Device.labels(), null);
     if (cutout < 0 || cutout > MAX_CUTOUT)
       throw bad("--cutout", "in [0, " + MAX_CUTOUT + "] pixels (0 = off; the images are 32x32)", cutout);
   }
@@ -98,7 +98,7 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
     m.put("config.flip", Boolean.toString(flip));
     m.put("config.cutout", Integer.toString(cutout));
     m.put("config.seed", Long.toString(seed));
-    m.put("config.device", device.name().toLowerCase(Locale.ROOT));
+    m.put("config.device", device.label());
     return m;
   }
 
@@ -159,14 +159,17 @@ public record TrainConfig(String model, String variant, float widthMult, int cla
       }
     }
 
-    /** A device name; absent in checkpoints written before devices were recorded, which all trained on the CPU. */
+    /**
+     * A device label. Absent only in checkpoints written before runs recorded their device; those
+     * versions had no other device than the CPU, so that is what such a run trained on.
+     */
     Device device(String key) {
       String v = m.get(key);
       if (v == null) return Device.CPU;
       try {
-        return Device.valueOf(v.toUpperCase(Locale.ROOT));
+        return Device.of(v);
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not cpu or cuda: '" + v + "'");
+        throw new IllegalArgumentException("checkpoint metadata '" + key + "' is not " + Device.labels() + ": '" + v + "'");
       }
     }
 
