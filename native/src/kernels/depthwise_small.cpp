@@ -50,6 +50,23 @@ bool applies(const ConvGeom& g) {
          (g.in_plane() <= 16 || (g.in_plane() <= 64 && g.sh * g.sw >= 4));
 }
 
+// Runs body(chan, cb, wv, padded, plane) for every (image, 16-channel block), in parallel: chan
+// is the block's first channel in NCHW (image * c + cb*16), wv its packed weights [tap][16],
+// padded a [hp][wp][16] and plane an [out plane][16] scratch of the thread.
+template <class Body>
+void each_block(const ConvGeom& g, const Small& s, const float* w, Body&& body) {
+  Workspace wpk((size_t)s.cbn * s.taps * CB);
+  pack_weights(g, s, w, wpk.data());
+  parallel_for((int64_t)g.n * s.cbn, [&](int64_t u0, int64_t u1) {
+    Workspace padded((size_t)s.hp * s.wp * CB), plane((size_t)g.out_plane() * CB);
+    for (int64_t u = u0; u < u1; u++) {
+      const int cb = (int)(u % s.cbn);
+      body((u / s.cbn) * g.c_in + (int64_t)cb * CB, cb, wpk.data() + (int64_t)cb * s.taps * CB, padded.data(),
+           plane.data());
+    }
+  });
+}
+
 }  // namespace
 
 bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, int act,
@@ -57,27 +74,17 @@ bool depthwise_small_forward(const ConvGeom& g, const float* x, const float* w, 
   if (!applies(g)) return false;
   const Small s(g);
   const int64_t P = g.in_plane(), OP = g.out_plane();
-  Workspace wpk((size_t)s.cbn * s.taps * CB);
-  pack_weights(g, s, w, wpk.data());
-  parallel_for((int64_t)g.n * s.cbn, [&](int64_t u0, int64_t u1) {
-    Workspace xbw((size_t)s.hp * s.wp * CB), obw((size_t)OP * CB);
-    float *xb = xbw.data(), *ob = obw.data();
-    for (int64_t u = u0; u < u1; u++) {
-      const int64_t n = u / s.cbn;
-      const int cb = (int)(u % s.cbn);
-      const int64_t chan = n * g.c_in + (int64_t)cb * CB;
-      pack_block(x + chan * P, g.h, g.w, g.ph, g.pw, s.hp, s.wp, xb);
-      const float* wv = wpk.data() + (int64_t)cb * s.taps * CB;
-      for (int oy = 0; oy < g.oh; oy++)
-        for (int ox = 0; ox < g.ow; ox++) {
-          const float* xp = xb + s.base(g, oy, ox) * CB;
-          __m512 acc = _mm512_setzero_ps();
-          for (int t = 0; t < s.taps; t++)
-            acc = _mm512_fmadd_ps(_mm512_load_ps(wv + t * CB), _mm512_load_ps(xp + (int64_t)s.off[t] * CB), acc);
-          _mm512_store_ps(ob + ((int64_t)oy * g.ow + ox) * CB, acc);
-        }
-      unpack_pixels(ob, (int)OP, y + chan * OP, OP, bias ? bias + cb * CB : nullptr, act);
-    }
+  each_block(g, s, w, [&](int64_t chan, int cb, const float* wv, float* xb, float* ob) {
+    pack_block(x + chan * P, g.h, g.w, g.ph, g.pw, s.hp, s.wp, xb);
+    for (int oy = 0; oy < g.oh; oy++)
+      for (int ox = 0; ox < g.ow; ox++) {
+        const float* xp = xb + s.base(g, oy, ox) * CB;
+        __m512 acc = _mm512_setzero_ps();
+        for (int t = 0; t < s.taps; t++)
+          acc = _mm512_fmadd_ps(_mm512_load_ps(wv + t * CB), _mm512_load_ps(xp + (int64_t)s.off[t] * CB), acc);
+        _mm512_store_ps(ob + ((int64_t)oy * g.ow + ox) * CB, acc);
+      }
+    unpack_pixels(ob, (int)OP, y + chan * OP, OP, bias ? bias + cb * CB : nullptr, act);
   });
   return true;
 }
@@ -86,30 +93,20 @@ bool depthwise_small_backward_data(const ConvGeom& g, const float* w, const floa
   if (!applies(g)) return false;
   const Small s(g);
   const int64_t P = g.in_plane(), OP = g.out_plane();
-  Workspace wpk((size_t)s.cbn * s.taps * CB);
-  pack_weights(g, s, w, wpk.data());
-  parallel_for((int64_t)g.n * s.cbn, [&](int64_t u0, int64_t u1) {
-    Workspace dbw((size_t)OP * CB), abw((size_t)s.hp * s.wp * CB);
-    float *db = dbw.data(), *ab = abw.data();
-    for (int64_t u = u0; u < u1; u++) {
-      const int64_t n = u / s.cbn;
-      const int cb = (int)(u % s.cbn);
-      const int64_t chan = n * g.c_in + (int64_t)cb * CB;
-      pack_block(dy + chan * OP, g.oh, g.ow, 0, 0, g.oh, g.ow, db);
-      std::memset(ab, 0, sizeof(float) * s.hp * s.wp * CB);
-      const float* wv = wpk.data() + (int64_t)cb * s.taps * CB;
-      for (int oy = 0; oy < g.oh; oy++)
-        for (int ox = 0; ox < g.ow; ox++) {
-          const __m512 d = _mm512_load_ps(db + ((int64_t)oy * g.ow + ox) * CB);
-          float* ap = ab + s.base(g, oy, ox) * CB;
-          for (int t = 0; t < s.taps; t++) {
-            float* a = ap + (int64_t)s.off[t] * CB;
-            _mm512_store_ps(a, _mm512_fmadd_ps(_mm512_load_ps(wv + t * CB), d, _mm512_load_ps(a)));
-          }
+  each_block(g, s, w, [&](int64_t chan, int, const float* wv, float* ab, float* db) {
+    pack_block(dy + chan * OP, g.oh, g.ow, 0, 0, g.oh, g.ow, db);
+    std::memset(ab, 0, sizeof(float) * s.hp * s.wp * CB);
+    for (int oy = 0; oy < g.oh; oy++)
+      for (int ox = 0; ox < g.ow; ox++) {
+        const __m512 d = _mm512_load_ps(db + ((int64_t)oy * g.ow + ox) * CB);
+        float* ap = ab + s.base(g, oy, ox) * CB;
+        for (int t = 0; t < s.taps; t++) {
+          float* a = ap + (int64_t)s.off[t] * CB;
+          _mm512_store_ps(a, _mm512_fmadd_ps(_mm512_load_ps(wv + t * CB), d, _mm512_load_ps(a)));
         }
-      for (int iy = 0; iy < g.h; iy++)
-        unpack_pixels(ab + ((int64_t)(iy + g.ph) * s.wp + g.pw) * CB, g.w, dx + chan * P + (int64_t)iy * g.w, P);
-    }
+      }
+    for (int iy = 0; iy < g.h; iy++)
+      unpack_pixels(ab + ((int64_t)(iy + g.ph) * s.wp + g.pw) * CB, g.w, dx + chan * P + (int64_t)iy * g.w, P);
   });
   return true;
 }
